@@ -1,0 +1,57 @@
+"""`spatialprobe` entry point: builds the parser from the command modules and reports errors plainly."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from spatialprobe import __version__
+from spatialprobe.cli import demo, ls, results, scenes
+
+COMMANDS = (scenes, results, ls, demo)
+
+
+class UserError(Exception):
+    """A problem with the user's request or data, shown without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spatialprobe",
+        description="Measure where vision-language models keep and lose spatial information.",
+    )
+    parser.add_argument("--version", action="version", version=f"spatialprobe {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from spatialprobe.registry import UnknownNameError
+    from spatialprobe.scenes.codec import SceneFormatError
+    from spatialprobe.scenes.sources.synthetic.config import SynthConfigError
+    from spatialprobe.scenes.sources.synthetic.render import LayoutError
+
+    return (UserError, SceneFormatError, SynthConfigError, LayoutError, UnknownNameError, FileExistsError, FileNotFoundError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        print("spatialprobe: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - user errors are shown plainly, the rest re-raised
+        if isinstance(err, _user_errors()):
+            print(f"spatialprobe: error: {err}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""A scene dataset on disk: ``scenes.jsonl`` + images + instance-id PNGs + ``dataset.json``.
+
+Writes go to a temporary sibling directory that is renamed into place only when complete, so a
+dataset directory either is whole or does not exist. ``dataset.json`` is written last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spatialprobe.scenes.codec import SceneFormatError, scene_from_json, scene_to_json
+from spatialprobe.scenes.record import Scene, SceneObject
+
+FORMAT = "spatialprobe.scenes/1"
+SCENES_FILE = "scenes.jsonl"
+META_FILE = "dataset.json"
+
+
+class DatasetWriter:
+    """Context manager that builds a dataset in a temp directory and renames it into place.
+
+    ``out`` must not exist unless ``force``; with ``force`` the old directory is replaced only after
+    the new one is complete. On any error the temp directory is removed and ``out`` is untouched.
+    """
+
+    def __init__(self, out: str | Path, force: bool = False):
+        self.out = Path(out)
+        if self.out.exists() and not force:
+            raise FileExistsError(f"{self.out} already exists; choose another --out or pass --force to replace it")
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+        self._lines = open(self.path / SCENES_FILE, "w", encoding="utf-8")
+        self.count = 0
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def add(self, scene: Scene | dict) -> None:
+        """Append a scene (a `Scene` or its already-encoded JSON object)."""
+        d = scene if isinstance(scene, dict) else scene_to_json(scene)
+        self._lines.write(json.dumps(d, separators=(",", ":")) + "\n")
+        self.count += 1
+
+    def add_line(self, line: str) -> None:
+        """Append one already-serialised scene line (no trailing newline)."""
+        self._lines.write(line + "\n")
+        self.count += 1
+
+    def finish(self, metadata: dict[str, Any]) -> Path:
+        self._lines.close()
+        meta = {"format": FORMAT, "scenes": self.count, **metadata}
+        (self.path / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        backup = None
+        if self.out.exists():
+            backup = self.out.with_name(f".{self.out.name}.old-{os.getpid()}")
+            self.out.rename(backup)
+        os.replace(self.path, self.out)
+        if backup is not None:
+            shutil.rmtree(backup)
+        return self.out
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._lines.closed:
+            self._lines.close()
+        if exc_type is not None or self.path.exists():
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+class SceneDataset:
+    """Read access to a dataset directory."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        meta_path = self.root / META_FILE
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"{self.root}: no such dataset directory")
+        if not meta_path.exists():
+            raise SceneFormatError("dataset.json", "missing: the dataset is incomplete (was writing interrupted?)", str(self.root))
+        try:
+            self.metadata = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as err:
+            raise SceneFormatError("dataset.json", f"not valid JSON ({err.msg} at line {err.lineno})", str(meta_path)) from None
+        if self.metadata.get("format") != FORMAT:
+            raise SceneFormatError("format", f"expected {FORMAT!r}, got {self.metadata.get('format')!r}", str(meta_path))
+
+    def __iter__(self) -> Iterator[Scene]:
+        return read_scenes(self.root / SCENES_FILE)
+
+    def scenes(self, split: str | None = None) -> list[Scene]:
+        return [s for s in self if split is None or s.split == split]
+
+    def image(self, scene: Scene) -> np.ndarray:
+        """The scene's RGB image as a (H, W, 3) uint8 array."""
+        from PIL import Image
+
+        with Image.open(self._resolve(scene.image)) as im:
+            return np.asarray(im.convert("RGB"))
+
+    def instances(self, scene: Scene) -> np.ndarray | None:
+        """The instance-id map (H, W) (0 = background), or None if the scene has none."""
+        if scene.instances is None:
+            return None
+        from PIL import Image
+
+        with Image.open(self._resolve(scene.instances)) as im:
+            return np.asarray(im)
+
+    def mask(self, scene: Scene, obj: SceneObject, instances: np.ndarray | None = None) -> np.ndarray:
+        """The object's modal mask as (H, W) bool."""
+        if obj.mask is None:
+            raise ValueError(f"scene {scene.id} object {obj.id} has no mask")
+        if obj.mask.kind == "instance" and instances is None:
+            instances = self.instances(scene)
+        return obj.mask.decode(scene.height, scene.width, obj.id, instances)
+
+    def _resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.root / p
+
+
+def read_scenes(path: str | Path) -> Iterator[Scene]:
+    """Yield validated scenes from a JSONL file; errors name the file, line and field."""
+    path = Path(path)
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise SceneFormatError("line", f"not valid JSON ({err.msg} at column {err.colno})", where) from None
+            try:
+                yield scene_from_json(d)
+            except SceneFormatError as err:
+                raise err.at(where) from None

@@ -1,0 +1,22 @@
+"""Test settings: one thread, offline, and a small shared synthetic dataset."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import pytest  # noqa: E402
+
+from spatialprobe.scenes import SceneDataset  # noqa: E402
+from spatialprobe.scenes.sources.synthetic import SyntheticConfig, build  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def synthetic(tmp_path_factory) -> SceneDataset:
+    """1,500 default scenes (seed 3), built once per session."""
+    out = tmp_path_factory.mktemp("data") / "scenes"
+    build(SyntheticConfig(n=1500, seed=3), out, workers=1, progress=False)
+    return SceneDataset(out)

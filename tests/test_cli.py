@@ -1,0 +1,49 @@
+import json
+import subprocess
+import sys
+
+from spatialprobe.cli.main import main
+
+
+def test_scenes_synth_validate_and_sheet(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main(["scenes", "synth", "--n", "30", "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    assert (out / "contact_sheet.png").exists()
+    assert json.loads((out / "dataset.json").read_text())["scenes"] == 30
+    assert main(["scenes", "validate", str(out)]) == 0
+    assert "30 valid scenes" in capsys.readouterr().out
+    assert main(["scenes", "sheet", str(out), "--out", str(tmp_path / "s.png"), "--n", "4"]) == 0
+
+
+def test_user_errors_exit_2_with_a_message_and_leave_nothing(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main(["scenes", "synth", "--n", "5", "--out", str(out), "--max-objects", "30"]) == 2
+    assert "--max-objects: 30 objects do not reliably fit" in capsys.readouterr().err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert main(["scenes", "validate", str(tmp_path / "missing")]) == 2
+    assert main(["ls", "gadgets"]) == 2
+    assert "valid kinds: sources, models" in capsys.readouterr().err
+
+
+def test_existing_output_is_never_overwritten_without_force(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main(["scenes", "synth", "--n", "5", "--out", str(out), "--quiet"]) == 0
+    before = (out / "scenes.jsonl").read_bytes()
+    assert main(["scenes", "synth", "--n", "6", "--out", str(out), "--quiet"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "scenes.jsonl").read_bytes() == before
+
+
+def test_ls_lists_registries(capsys):
+    assert main(["ls"]) == 0
+    out = capsys.readouterr().out
+    assert "sources: synthetic" in out and "metrics:" in out
+
+
+def test_light_commands_do_not_import_torch(tmp_path):
+    code = (
+        "import sys; from spatialprobe.cli.main import main; "
+        f"main(['scenes', 'synth', '--n', '3', '--out', r'{tmp_path / 'd'}', '--quiet', '--workers', '1']); main(['ls']); "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -1,0 +1,62 @@
+import json
+
+import pytest
+
+from spatialprobe.cli.main import main
+from spatialprobe.results import Estimate, ResultRecord, ResultStore, provenance, rows, to_markdown
+
+
+def _record(seed=0, value=0.5):
+    return ResultRecord(
+        task="region_cell",
+        model="toy:test",
+        site="connector.out",
+        probe="ridge",
+        protocol="frozen",
+        seed=seed,
+        condition={"pool": "all"},
+        metrics={"accuracy": Estimate(value, value - 0.1, value + 0.1, 100, 50)},
+        config={"grid": 4},
+        provenance=provenance(seed=seed, dtype="float32"),
+    )
+
+
+def test_records_and_predictions_round_trip(tmp_path):
+    store = ResultStore(tmp_path)
+    record = _record()
+    store.write(record, [{"scene": "s1", "item": "e0", "prediction": 3, "target": 3, "score": 1.0}])
+    (loaded,) = store.records()
+    assert loaded == record
+    assert store.predictions(loaded)[0]["prediction"] == 3
+    assert loaded.provenance["packages"]["spatialprobe"]
+    assert {"git", "seed", "threads", "dtype"} <= set(loaded.provenance)
+
+
+def test_ids_depend_on_identity_not_numbers():
+    assert _record(value=0.5).id == _record(value=0.9).id
+    assert _record(seed=0).id != _record(seed=1).id
+
+
+def test_prediction_rows_must_say_what_they_are(tmp_path):
+    with pytest.raises(ValueError, match="row 0 lacks"):
+        ResultStore(tmp_path).write(_record(), [{"scene": "s1", "prediction": 1}])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_collect_writes_csv_and_markdown(tmp_path, capsys):
+    store = ResultStore(tmp_path)
+    store.write(_record(seed=0))
+    store.write(_record(seed=1, value=0.7))
+    table = rows(store.records())
+    assert len(table) == 2 and table[0]["condition.pool"] == "all"
+    assert "0.700 [0.600, 0.800]" in to_markdown(table)
+    assert main(["results", "collect", str(tmp_path)]) == 0
+    csv = (tmp_path / "summary.csv").read_text().splitlines()
+    assert csv[0].startswith("task,model,site,probe,protocol,seed,condition.pool,metric,value")
+    assert len(csv) == 3
+
+
+def test_collect_reports_a_broken_record(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text(json.dumps({"task": "x"}))
+    assert main(["results", "collect", str(tmp_path)]) == 2
+    assert "bad.json: not a results record" in capsys.readouterr().err
