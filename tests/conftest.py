@@ -9,6 +9,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
 
 from spatialprobe.scenes import SceneDataset  # noqa: E402
 from spatialprobe.scenes.sources.synthetic import SyntheticConfig, build  # noqa: E402

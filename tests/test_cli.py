@@ -47,3 +47,14 @@ def test_light_commands_do_not_import_torch(tmp_path):
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_models_ls_and_sites(capsys):
+    assert main(["models", "ls"]) == 0
+    out = capsys.readouterr().out
+    assert "blip2    blip-2" in out and "toy presets: tiny-linear" in out
+    assert main(["models", "sites", "toy:tiny-qformer"]) == 0
+    out = capsys.readouterr().out
+    assert "connector.attn     8 × 65           8 queries → cls + 8×8 patches" in out
+    assert main(["models", "sites", "hf:nobody/nothing"]) == 2
+    assert "Download it first" in capsys.readouterr().err

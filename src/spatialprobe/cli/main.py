@@ -7,9 +7,9 @@ import os
 import sys
 
 from spatialprobe import __version__
-from spatialprobe.cli import demo, ls, results, scenes
+from spatialprobe.cli import demo, ls, models, results, scenes
 
-COMMANDS = (scenes, results, ls, demo)
+COMMANDS = (scenes, models, results, ls, demo)
 
 
 class UserError(Exception):
@@ -29,12 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    from spatialprobe.models.sites import UnknownSiteError
     from spatialprobe.registry import UnknownNameError
     from spatialprobe.scenes.codec import SceneFormatError
     from spatialprobe.scenes.sources.synthetic.config import SynthConfigError
     from spatialprobe.scenes.sources.synthetic.render import LayoutError
 
-    return (UserError, SceneFormatError, SynthConfigError, LayoutError, UnknownNameError, FileExistsError, FileNotFoundError)
+    errors = [UserError, SceneFormatError, SynthConfigError, LayoutError, UnknownNameError, UnknownSiteError]
+    if "spatialprobe.models.loading" in sys.modules:  # only imported by commands that load models
+        errors.append(sys.modules["spatialprobe.models.loading"].ModelLoadError)
+    return (*errors, FileExistsError, FileNotFoundError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("spatialprobe: interrupted", file=sys.stderr)
         return 130

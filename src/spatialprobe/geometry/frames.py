@@ -36,9 +36,12 @@ class FrameMap:
 
     @classmethod
     def center_crop(cls, frame: tuple[int, int], size: tuple[int, int]) -> FrameMap:
-        """A centred ``size`` window (offsets rounded as PIL and the HF image processors do)."""
-        left = int(round((frame[0] - size[0]) / 2.0))
-        top = int(round((frame[1] - size[1]) / 2.0))
+        """A centred ``size`` window, offsets floored as Hugging Face image processors do.
+
+        (torchvision's CenterCrop rounds instead; a window larger than the frame pads.)
+        """
+        left = (frame[0] - size[0]) // 2
+        top = (frame[1] - size[1]) // 2
         return cls.crop(frame, left, top, size[0], size[1])
 
     @classmethod

@@ -1,0 +1,67 @@
+"""`spatialprobe models ls | sites MODEL`."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("models", help="model families and the sites of a model")
+    models = parser.add_subparsers(dest="models_command", metavar="SUBCOMMAND", required=True)
+    ls = models.add_parser("ls", help="list model families, the Hugging Face types they serve, and toy presets")
+    ls.set_defaults(run=_ls)
+    sites = models.add_parser("sites", help="list a model's sites with their shapes and token layouts")
+    sites.add_argument("model", help="hf:<hub id or local dir> or toy:<preset or dir>")
+    sites.add_argument("--dtype", default="float32")
+    sites.add_argument("--trust-remote-code", action="store_true", help="allow a checkpoint's own code to run")
+    sites.set_defaults(run=_sites)
+
+
+def _ls(args) -> int:
+    from spatialprobe.models import toy
+    from spatialprobe.registry import MODELS
+
+    for name in MODELS.names():
+        card = MODELS.get(name)
+        served = ", ".join(card.model_types) if card.model_types else "toy:<preset or directory>"
+        print(f"{name:8s} {served}")
+    print(f"toy presets: {', '.join(toy.PRESETS)}")
+    return 0
+
+
+def describe(layout) -> str:
+    """A short human description of a token layout."""
+    counts = Counter(layout.roles)
+    parts = []
+    for role in ("cls", "register"):
+        if counts[role]:
+            parts.append(role if counts[role] == 1 else f"{counts[role]} {role}s")
+    if counts["patch"]:
+        parts.append(f"{layout.grid[0]}×{layout.grid[1]} patches")
+    plural = {"query": "queries", "latent": "latents", "image": "image rows", "text": "text rows"}
+    for role, name in plural.items():
+        if counts[role]:
+            parts.append(f"{counts[role]} {name}")
+    text = " + ".join(parts)
+    if layout.columns is not None:
+        text += f" → {describe(layout.columns)}"
+    return text
+
+
+def _sites(args) -> int:
+    import torch
+
+    from spatialprobe.models import load_model
+
+    adapter = load_model(args.model, dtype=args.dtype, trust_remote_code=args.trust_remote_code)
+    rows, cols, w, h = adapter.geometry
+    batch = adapter.make_batch(torch.zeros(1, 3, h, w))
+    tensors = adapter.forward_sites(batch, adapter.sites())
+    print(f"{args.model}: family {adapter.card.family}; input {w}×{h}, patch grid {rows}×{cols}")
+    print(f"preprocessing: {adapter.preprocess.to_json()} ({adapter.info.get('preprocess', 'toy default')})")
+    print(f"{'site':18s} {'shape per image':16s} layout")
+    for site, tensor in tensors.items():
+        shape = " × ".join(str(d) for d in tensor.shape[1:])
+        note = " (+ text rows when given text)" if site.startswith("lm.") else ""
+        print(f"{site:18s} {shape:16s} {describe(adapter.layout(site, batch))}{note}")
+    return 0

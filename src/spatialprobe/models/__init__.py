@@ -1,0 +1,27 @@
+"""Models behind one interface: sites, token layouts and preprocessing geometry.
+
+``load_model("hf:Salesforce/blip2-opt-2.7b")`` or ``load_model("toy:tiny-qformer")`` gives an
+`Adapter`; ``adapter.sites()``, ``adapter.layout(site)``, ``adapter.extract(images, sites)``.
+Names are imported lazily, so listing model families does not import torch.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "Adapter": "spatialprobe.models.adapter",
+    "Batch": "spatialprobe.models.adapter",
+    "ModelLoadError": "spatialprobe.models.loading",
+    "load_model": "spatialprobe.models.loading",
+    "parse_spec": "spatialprobe.models.loading",
+    "Preprocess": "spatialprobe.models.preprocess",
+    "TokenLayout": "spatialprobe.models.layout",
+    "UnknownSiteError": "spatialprobe.models.sites",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'spatialprobe.models' has no attribute {name!r}")

@@ -1,0 +1,202 @@
+"""`Adapter`: any model behind one interface — its sites, their token layouts, its preprocessing.
+
+Callers never branch on the model family: a card (data) says where each site is; the adapter
+resolves it against the loaded model, hooks it for one pass, and reports layouts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from spatialprobe.models import capture as cap
+from spatialprobe.models.card import Card, Derived, Tap
+from spatialprobe.models.layout import TokenLayout
+from spatialprobe.models.preprocess import Preprocess
+from spatialprobe.models.sites import expand, sort_key, split
+
+
+@dataclass
+class Batch:
+    """What one forward pass gets: pixels and, for LM sites, the text token ids."""
+
+    pixel_values: torch.Tensor
+    input_ids: torch.Tensor | None = None
+    attention_mask: torch.Tensor | None = None
+    prompt_length: int = 0
+    """Rows of the LM sequence that hold the visual prompt (they come first)."""
+    words: list[list[int]] = field(default_factory=list)
+    """Per sample: the word index of each text token (-1 for special tokens)."""
+
+
+class Adapter:
+    """A loaded model with its card: ``sites()``, ``layout(site)``, ``extract(images, sites)``."""
+
+    def __init__(
+        self,
+        name: str,
+        model: nn.Module,
+        card: Card,
+        preprocess: Preprocess,
+        tokenizer: Any = None,
+        info: dict | None = None,
+    ):
+        self.name, self.model, self.card, self.preprocess, self.tokenizer = name, model.eval(), card, preprocess, tokenizer
+        self.info = info or {}
+        first = next(model.parameters())
+        self.dtype, self.device = first.dtype, first.device
+        self._sites = self._available_sites()
+
+    # --- what the model has -------------------------------------------------------------------
+    def _available_sites(self) -> list[str]:
+        out = []
+        for template, tap in self.card.sites.items():
+            path = tap.module
+            if "{i}" in template:
+                out += [template.replace("{i}", str(i)) for i in range(cap.count(self.model, path))]
+            elif cap.exists(self.model, path):
+                out.append(template)
+        return sorted(out, key=sort_key)
+
+    def sites(self) -> list[str]:
+        """Every site this model has, in data-flow order."""
+        return list(self._sites)
+
+    @property
+    def geometry(self) -> tuple[int, int, int, int]:
+        """(grid rows, grid cols, input width, input height)."""
+        return self.card.geometry(self.model)
+
+    def _template(self, site: str) -> tuple[str, Tap | Derived, int | None]:
+        stem, index = split(site)
+        template = f"{stem}.{{i}}" if index is not None else stem
+        return template, self.card.sites[template], index
+
+    def layout(self, site: str, batch: Batch | None = None, sample: int = 0) -> TokenLayout:
+        """The token layout of a site (LM sites need the batch, for the text rows of ``sample``)."""
+        if site not in self._sites:
+            expand(site, self._sites, self.name)  # raises with the list of sites
+        stem, _ = split(site)
+        rule = self.card.layouts[stem]
+        rule = rule(self.model) if callable(rule) else rule
+        rows, cols, w, h = self.geometry
+        vision = TokenLayout.vision(self.card.prefix, (rows, cols), (w, h))
+        if rule == "vision":
+            return vision
+        if rule == "patches":
+            return TokenLayout.vision((), (rows, cols), (w, h))
+        if rule in ("query", "latent"):
+            n = self._query_count()
+            columns = self.layout(self._connector_input_site()) if stem == "connector.attn" else None
+            return TokenLayout.queries(n, rule, columns)
+        if rule == "lm":
+            if batch is None or batch.input_ids is None:
+                return TokenLayout(("image",) * self._query_count(), word_of_row=(-1,) * self._query_count())
+            ids = batch.input_ids[sample].tolist()
+            mask = batch.attention_mask[sample].tolist() if batch.attention_mask is not None else [1] * len(ids)
+            text = len(ids) - (batch.prompt_length if self.card.prompt == "placeholders" else 0)
+            roles = ["image"] * batch.prompt_length + ["text"] * text
+            roles[batch.prompt_length :] = ["text" if m else "pad" for m in mask[len(ids) - text :]]
+            words = list(batch.words[sample]) if batch.words else []
+            words = [-1] * batch.prompt_length + words + [-1] * (text - len(words))
+            return TokenLayout(tuple(roles), word_of_row=tuple(words))
+        raise ValueError(f"unknown layout rule {rule!r} for {site}")
+
+    def _connector_input_site(self) -> str:
+        return "connector.in" if "connector.in" in self._sites else "vision.out"
+
+    def _query_count(self) -> int:
+        """Rows of the visual prompt, read once from a forward pass of a blank image."""
+        if "queries" not in self.info:
+            pixels = torch.zeros(1, 3, self.geometry[3], self.geometry[2])
+            out = self.forward_sites(Batch(pixel_values=pixels), ["connector.out"])["connector.out"]
+            self.info["queries"] = int(out.shape[1])
+        return self.info["queries"]
+
+    # --- running it ---------------------------------------------------------------------------
+    def make_batch(self, pixel_values: torch.Tensor, texts: list[str] | None = None) -> Batch:
+        """Pixels (+ texts, tokenised with the model's tokenizer) into a `Batch`.
+
+        For an LM that reads the visual prompt in place of image placeholder tokens, the
+        placeholders come first, then the text.
+        """
+        batch = Batch(pixel_values=pixel_values)
+        if texts is not None and self.tokenizer is None:
+            raise ValueError(f"{self.name} has no tokenizer; pass token ids through Batch.input_ids")
+        if self.card.prompt is None:
+            return batch
+        q = self._query_count()
+        if texts is None and self.card.prompt == "prepended":
+            batch.prompt_length = q
+            return batch
+        placeholders = [self.card.image_token(self.model)] * q if self.card.prompt == "placeholders" else []
+        rows, words = [], []
+        for i in range(pixel_values.shape[0]):
+            ids, word_ids = ([], []) if texts is None else self._tokenise(texts[i])
+            rows.append(placeholders + ids)
+            words.append(word_ids)
+        length = max(len(r) for r in rows)
+        pad = getattr(self.tokenizer, "pad_token_id", None) or 0
+        batch.input_ids = torch.tensor([r + [pad] * (length - len(r)) for r in rows])
+        batch.attention_mask = torch.tensor([[1] * len(r) + [0] * (length - len(r)) for r in rows])
+        batch.prompt_length = q
+        batch.words = words
+        return batch
+
+    def _tokenise(self, text: str) -> tuple[list[int], list[int]]:
+        enc = self.tokenizer(text, add_special_tokens=True)
+        word_ids = enc.word_ids() if hasattr(enc, "word_ids") else [None] * len(enc["input_ids"])
+        return list(enc["input_ids"]), [-1 if w is None else int(w) for w in word_ids]
+
+    def forward_sites(self, batch: Batch, sites: list[str]) -> dict[str, torch.Tensor]:
+        """Run one pass and return each requested site as a tensor (B, rows, dim) or (B, Q, K)."""
+        sites = expand(sites, self._sites, self.name)
+        needed: dict[str, tuple[nn.Module, Tap]] = {}
+        derived: dict[str, tuple[str, nn.Module]] = {}
+        for site in sites:
+            _, tap, index = self._template(site)
+            if isinstance(tap, Derived):
+                source = self._last(tap.source) if "{last}" in tap.source else tap.source
+                _, src_tap, src_index = self._template(source)
+                derived[site] = (source, cap.resolve(self.model, tap.module, index))
+                needed.setdefault(source, (cap.resolve(self.model, src_tap.module, src_index), src_tap))
+            else:
+                needed[site] = (cap.resolve(self.model, tap.module, index), tap)
+        if any(split(site)[0] in self.card.needs_eager for site in sites):
+            self._use_eager_attention()
+        batch.pixel_values = batch.pixel_values.to(device=self.device, dtype=self.dtype)
+        for name in ("input_ids", "attention_mask"):
+            if getattr(batch, name) is not None:
+                setattr(batch, name, getattr(batch, name).to(self.device))
+        with torch.inference_mode(), cap.capture(self.model, needed) as store:
+            try:
+                self.card.forward(self.model, batch)
+            except cap.StopForward:
+                pass
+        missing = set(needed) - set(store)
+        if missing:
+            raise RuntimeError(f"{self.name}: the forward pass never reached {sorted(missing)}")
+        with torch.inference_mode():
+            for site, (source, module) in derived.items():
+                store[site] = module(store[source])
+        return {site: store[site] for site in sites}
+
+    def _last(self, template: str) -> str:
+        stem = template.replace(".{last}", "")
+        return max((s for s in self._sites if s.startswith(stem + ".")), key=sort_key)
+
+    def _use_eager_attention(self) -> None:
+        if getattr(self.model, "config", None) is not None and hasattr(self.model, "set_attn_implementation"):
+            if self.model.config._attn_implementation != "eager":
+                self.model.set_attn_implementation("eager")
+        else:
+            for module in self.model.modules():
+                if hasattr(module, "return_weights"):
+                    module.return_weights = True
+
+    def extract(self, images, sites: list[str] | str, texts: list[str] | None = None) -> dict[str, torch.Tensor]:
+        """Images (PIL or arrays, + optional texts) → {site: tensor}; see `forward_sites`."""
+        return self.forward_sites(self.make_batch(self.preprocess(images), texts), sites if isinstance(sites, list) else [sites])

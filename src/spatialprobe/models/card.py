@@ -1,0 +1,89 @@
+"""Cards: what a model family's sites are, as data (site template → where to read it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+VLM_LAYOUTS = {
+    "vision.embed": "vision",
+    "vision.layer": "vision",
+    "vision.out": "vision",
+    "connector.in": "vision",
+    "connector.attn": "query",
+    "connector.hidden": "query",
+    "connector.out": "query",
+    "lm.layer": "lm",
+    "lm.out": "lm",
+}
+"""The usual layout rules: a ViT with CLS, a resampler with queries, an LM (override per family)."""
+
+
+def vit_geometry(config) -> tuple[int, int, int, int]:
+    """(rows, cols, width, height) of a square ViT config with ``image_size`` and ``patch_size``."""
+    g = config.image_size // config.patch_size
+    return g, g, config.image_size, config.image_size
+
+
+@dataclass(frozen=True)
+class Tap:
+    """Read a module's output (or, with ``kind="input"``, its input) during the forward pass.
+
+    ``module`` is a dotted path that may contain ``{i}`` (the site's index) or ``{last}`` (the last
+    index of the list it sits in). ``pick`` chooses from a tuple / model-output value (an int
+    index or a field name) or, for inputs, the positional index or keyword name. ``reduce`` is
+    ``"mean_heads"`` for (B, heads, Q, K) attention maps. ``rows`` keeps the first n rows
+    (e.g. InstructBLIP's queries before its instruction tokens).
+    """
+
+    module: str | tuple[str, ...]
+    """A dotted path, or alternatives tried in order (e.g. the LM's layers in OPT vs Llama)."""
+    kind: str = "output"
+    pick: int | str = 0
+    reduce: str | None = None
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A site computed after the forward pass: ``module`` applied to another site's tensor
+    (e.g. CLIP's final LayerNorm, which the model itself applies to the CLS token only)."""
+
+    source: str
+    module: str
+
+
+@dataclass(frozen=True)
+class Card:
+    """A model family: its sites and token layouts, and how to run it.
+
+    ``sites`` maps site templates (``vision.layer.{i}``, ``connector.out``) to taps; a site whose
+    module is missing from a given model (e.g. ``connector.hidden`` of a linear connector) is
+    simply not offered. ``layouts`` maps site stems to a layout rule: ``vision`` (prefix + patch
+    grid), ``patches`` (grid only), ``query``/``latent`` (one row per query), ``lm`` (visual prompt
+    rows, then text); a callable picks the rule from the loaded model. ``prefix`` names the vision prefix tokens; ``geometry(model)`` returns
+    (grid rows, grid cols, input width, input height); ``forward(model, batch)`` runs the model.
+    """
+
+    family: str
+    sites: dict[str, Tap | Derived]
+    layouts: dict[str, str | Callable[[Any], str]]
+    prefix: tuple[str, ...]
+    geometry: Callable[[Any], tuple[int, int, int, int]]
+    forward: Callable[[Any, dict], Any]
+    needs_eager: tuple[str, ...] = ()
+    """Sites that need eager attention (SDPA returns no attention weights)."""
+    model_types: tuple[str, ...] = ()
+    """Hugging Face ``config.model_type`` values this card serves."""
+    model_classes: dict[str, str] = field(default_factory=dict)
+    """``model_type`` → transformers class name to load."""
+    prompt: str | None = None
+    """How the LM receives the visual prompt: ``"placeholders"`` (image tokens in the ids are
+    replaced, as BLIP-2 and LLaVA do), ``"prepended"`` (the prompt precedes the text embeddings),
+    or None (no LM)."""
+    image_token: Callable[[Any], int | None] = lambda model: None
+    """The id of the image placeholder token (``prompt="placeholders"``)."""
+    submodule: str | None = None
+    """Part of the loaded model the card describes (e.g. ``vision_model`` of a ``CLIPModel``)."""

@@ -1,0 +1,43 @@
+"""The toy V&L model's card (``toy:<preset or directory>``)."""
+
+from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap
+from spatialprobe.registry import MODELS
+
+
+def _geometry(model):
+    cfg = model.config
+    return cfg.grid, cfg.grid, cfg.image_size, cfg.image_size
+
+
+def _prompt_layout(model) -> str:
+    """A linear connector maps token by token (the prompt keeps the vision layout); a Q-Former has queries."""
+    return "vision" if model.config.connector == "linear" else "query"
+
+
+def _forward(model, batch):
+    return model(batch.pixel_values, batch.input_ids, batch.attention_mask)
+
+
+CARD = MODELS.register(
+    "toy",
+    Card(
+        family="toy",
+        sites={
+            "vision.embed": Tap("vision.embed"),
+            "vision.layer.{i}": Tap("vision.blocks.{i}"),
+            "vision.out": Tap("vision.norm"),
+            "connector.in": Tap("connector", kind="input", pick=0),
+            "connector.attn": Tap("connector.layers.{last}.cross_attn", pick=1, reduce="mean_heads"),
+            "connector.hidden": Tap("connector.norm"),
+            "connector.out": Tap("connector.proj"),
+            "lm.layer.{i}": Tap("lm.blocks.{i}"),
+            "lm.out": Tap("lm.norm"),
+        },
+        layouts={**VLM_LAYOUTS, "connector.out": _prompt_layout},
+        prefix=("cls",),
+        geometry=_geometry,
+        forward=_forward,
+        needs_eager=("connector.attn",),
+        prompt="prepended",
+    ),
+)

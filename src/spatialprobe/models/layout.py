@@ -1,0 +1,85 @@
+"""`TokenLayout`: what each row of a site's token matrix is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spatialprobe.geometry import FrameMap
+
+ROLES = ("cls", "register", "patch", "query", "latent", "image", "text", "pad")
+
+
+@dataclass(frozen=True)
+class TokenLayout:
+    """Roles of the rows of one site, plus the geometry of patch rows and the words of text rows.
+
+    ``grid`` is (rows, cols) of the patch grid and ``input_size`` the model's input frame (W, H);
+    patch rows carry their (row, col). Text rows carry the index of the word they belong to
+    (``word_of_row``, -1 for special tokens). ``columns`` is the layout of the attended tokens for an
+    attention-map site.
+    """
+
+    roles: tuple[str, ...]
+    grid: tuple[int, int] | None = None
+    input_size: tuple[int, int] | None = None
+    patch_cells: tuple[tuple[int, int], ...] = ()
+    word_of_row: tuple[int, ...] = ()
+    columns: TokenLayout | None = field(default=None, compare=True)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.roles) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown token roles {sorted(unknown)}; valid: {ROLES}")
+        if len(self.patch_cells) != self.roles.count("patch"):
+            raise ValueError("every patch row needs its (row, col) cell")
+
+    def __len__(self) -> int:
+        return len(self.roles)
+
+    @classmethod
+    def vision(cls, prefix: tuple[str, ...], grid: tuple[int, int], input_size: tuple[int, int]) -> TokenLayout:
+        """Prefix tokens (CLS, registers) followed by the patch grid in row-major order."""
+        cells = tuple((r, c) for r in range(grid[0]) for c in range(grid[1]))
+        return cls(tuple(prefix) + ("patch",) * len(cells), grid, tuple(input_size), cells)
+
+    @classmethod
+    def queries(cls, n: int, role: str = "query", columns: TokenLayout | None = None) -> TokenLayout:
+        return cls((role,) * n, columns=columns)
+
+    def rows(self, role: str) -> np.ndarray:
+        """Indices of the rows with ``role``."""
+        return np.array([i for i, r in enumerate(self.roles) if r == role], dtype=np.int64)
+
+    def patch_boxes(self, frame_map: FrameMap | None = None) -> np.ndarray:
+        """(n_patches, 4) pixel xyxy box of each patch row, in the model frame or, given the
+        preprocessing's `FrameMap` of an image, in that image's frame."""
+        if self.grid is None or self.input_size is None:
+            raise ValueError("this layout has no patch grid")
+        (rows, cols), (w, h) = self.grid, self.input_size
+        cells = np.array(self.patch_cells, dtype=np.float64).reshape(-1, 2)
+        pw, ph = w / cols, h / rows
+        boxes = np.stack([cells[:, 1] * pw, cells[:, 0] * ph, (cells[:, 1] + 1) * pw, (cells[:, 0] + 1) * ph], axis=1)
+        return boxes if frame_map is None else frame_map.inverse().map_boxes(boxes)
+
+    def to_json(self) -> dict:
+        d = {"roles": list(self.roles)}
+        if self.grid is not None:
+            d.update(grid=list(self.grid), input_size=list(self.input_size), patch_cells=[list(c) for c in self.patch_cells])
+        if self.word_of_row:
+            d["word_of_row"] = list(self.word_of_row)
+        if self.columns is not None:
+            d["columns"] = self.columns.to_json()
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> TokenLayout:
+        return cls(
+            roles=tuple(d["roles"]),
+            grid=tuple(d["grid"]) if "grid" in d else None,
+            input_size=tuple(d["input_size"]) if "input_size" in d else None,
+            patch_cells=tuple(tuple(c) for c in d.get("patch_cells", ())),
+            word_of_row=tuple(d.get("word_of_row", ())),
+            columns=cls.from_json(d["columns"]) if "columns" in d else None,
+        )

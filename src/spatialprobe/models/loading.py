@@ -1,0 +1,136 @@
+"""``--model`` specs, parsed in one place: ``hf:<hub id or local dir>`` and ``toy:<preset or dir>``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from spatialprobe.models.adapter import Adapter
+from spatialprobe.models.card import Card
+from spatialprobe.models.preprocess import Preprocess
+from spatialprobe.registry import MODELS
+
+SCHEMES = ("hf", "toy")
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+class ModelLoadError(RuntimeError):
+    """A model spec that cannot be loaded; the message says what to do."""
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    scheme, sep, target = spec.partition(":")
+    if not sep or scheme not in SCHEMES or not target:
+        raise ModelLoadError(f"model spec {spec!r}: expected hf:<hub id or local dir> or toy:<preset or dir>")
+    return scheme, target
+
+
+def load_model(
+    spec: str, *, dtype: str = "float32", device: str = "cpu", trust_remote_code: bool = False
+) -> Adapter:
+    """Load a model behind the common interface."""
+    scheme, target = parse_spec(spec)
+    if dtype not in DTYPES:
+        raise ModelLoadError(f"unknown dtype {dtype!r}; expected one of {sorted(DTYPES)}")
+    if scheme == "toy":
+        return _load_toy(spec, target, dtype, device)
+    return _load_hf(spec, target, dtype, device, trust_remote_code)
+
+
+def _load_toy(spec: str, target: str, dtype: str, device: str) -> Adapter:
+    from spatialprobe.models import toy
+
+    if target in toy.PRESETS:
+        model = toy.build(toy.PRESETS[target])
+    elif Path(target).is_dir():
+        model = toy.load(target)
+    else:
+        raise ModelLoadError(f"{spec}: no toy preset or directory {target!r}; presets: {', '.join(toy.PRESETS)}")
+    cfg = model.config
+    preprocess = Preprocess(resize=("exact", (cfg.image_size, cfg.image_size)), mean=(0.5,) * 3, std=(0.25,) * 3)
+    card = MODELS.get("toy")
+    return Adapter(spec, model.to(device=device, dtype=DTYPES[dtype]), card, preprocess, info={"family": "toy"})
+
+
+def card_for(model_type: str) -> Card:
+    """The card serving a Hugging Face ``model_type``."""
+    supported = {}
+    for name in MODELS.names():
+        card = MODELS.get(name)
+        for mt in card.model_types:
+            supported[mt] = card
+    if model_type not in supported:
+        raise ModelLoadError(
+            f"no card for Hugging Face model_type {model_type!r}; supported: {', '.join(sorted(supported))} "
+            "(adding one is a single file: see docs/adding-a-model.md)"
+        )
+    return supported[model_type]
+
+
+def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code: bool) -> Adapter:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import transformers
+    from transformers import AutoConfig
+
+    transformers.utils.logging.disable_progress_bar()
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    try:
+        config = AutoConfig.from_pretrained(target, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as err:
+        where = "in the local cache (offline mode)" if offline else "locally or on the Hub"
+        raise ModelLoadError(
+            f"{spec}: cannot find {target!r} {where}. Download it first (`hf download {target}` on a machine "
+            f"with internet) or pass a local directory: --model hf:/path/to/checkpoint. ({type(err).__name__})"
+        ) from None
+    card = card_for(config.model_type)
+    cls = getattr(transformers, card.model_classes[config.model_type])
+    try:
+        model = cls.from_pretrained(
+            target, dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust_remote_code
+        )
+    except OSError as err:
+        raise ModelLoadError(f"{spec}: {err} (only safetensors weights are loaded)") from None
+    if card.submodule and hasattr(model, card.submodule):
+        model = getattr(model, card.submodule)
+    preprocess, note = _hf_preprocess(target, model)
+    return Adapter(
+        spec,
+        model.to(device),
+        card,
+        preprocess,
+        tokenizer=_hf_tokenizer(target, trust_remote_code),
+        info={"family": card.family, "model_type": config.model_type, "preprocess": note},
+    )
+
+
+def _hf_file(target: str, name: str) -> Path | None:
+    if Path(target).is_dir():
+        path = Path(target) / name
+        return path if path.exists() else None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(target, name)
+    return Path(found) if isinstance(found, str) else None
+
+
+def _hf_preprocess(target: str, model) -> tuple[Preprocess, str]:
+    path = _hf_file(target, "preprocessor_config.json")
+    if path is not None:
+        return Preprocess.from_hf(json.loads(path.read_text())), f"from {path.name}"
+    vision = getattr(model.config, "vision_config", model.config)
+    size = int(vision.image_size)
+    return (
+        Preprocess(resize=("exact", (size, size)), mean=(0.5,) * 3, std=(0.5,) * 3),
+        "derived from the model config (no preprocessor_config.json): exact resize, mean/std 0.5",
+    )
+
+
+def _hf_tokenizer(target: str, trust_remote_code: bool):
+    if _hf_file(target, "tokenizer.json") is None and _hf_file(target, "tokenizer_config.json") is None:
+        return None
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(target, trust_remote_code=trust_remote_code)
