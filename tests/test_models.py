@@ -186,7 +186,6 @@ def test_only_safetensors_weights_load(tmp_path, hf_dirs):
 
     d = tmp_path / "pickled"
     shutil.copytree(hf_dirs["clip"], d)
-    state = torch.nn.Module()
     (d / "model.safetensors").unlink()
     torch.save({}, d / "pytorch_model.bin")  # a pickle-format checkpoint must be refused
     with pytest.raises(ModelLoadError, match="safetensors"):
@@ -196,7 +195,6 @@ def test_only_safetensors_weights_load(tmp_path, hf_dirs):
     (t / "model.safetensors").rename(t / "model.bin")
     with pytest.raises(FileNotFoundError, match="pickle-based formats are refused"):
         load_model(f"toy:{t}")
-    del state
 
 
 def test_toy_checkpoints_round_trip(tmp_path):

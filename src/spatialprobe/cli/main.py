@@ -7,9 +7,9 @@ import os
 import sys
 
 from spatialprobe import __version__
-from spatialprobe.cli import demo, ls, models, results, scenes
+from spatialprobe.cli import demo, features, ls, models, results, scenes
 
-COMMANDS = (scenes, models, results, ls, demo)
+COMMANDS = (scenes, models, features, results, ls, demo)
 
 
 class UserError(Exception):
@@ -36,8 +36,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from spatialprobe.scenes.sources.synthetic.render import LayoutError
 
     errors = [UserError, SceneFormatError, SynthConfigError, LayoutError, UnknownNameError, UnknownSiteError]
-    if "spatialprobe.models.loading" in sys.modules:  # only imported by commands that load models
-        errors.append(sys.modules["spatialprobe.models.loading"].ModelLoadError)
+    lazy = {  # error types of modules only some commands import
+        "spatialprobe.models.loading": "ModelLoadError",
+        "spatialprobe.features.store": "StoreError",
+        "spatialprobe.features.extraction": "ExtractionError",
+        "spatialprobe.features.pools": "PoolError",
+    }
+    errors += [getattr(sys.modules[m], name) for m, name in lazy.items() if m in sys.modules]
     return (*errors, FileExistsError, FileNotFoundError)
 
 

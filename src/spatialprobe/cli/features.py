@@ -1,0 +1,106 @@
+"""`spatialprobe extract` and `spatialprobe store verify | ls | merge`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected i/n, e.g. 0/4") from None
+    return i, n
+
+
+def add_parser(sub) -> None:
+    ex = sub.add_parser("extract", help="extract every token of model sites into the feature store")
+    ex.add_argument("--model", required=True, help="hf:<hub id or dir> or toy:<preset or dir>")
+    ex.add_argument("--data", required=True, type=Path, help="scene dataset directory")
+    ex.add_argument("--sites", required=True, nargs="+", help="site names or wildcards, e.g. 'vision.layer.*' connector.out")
+    ex.add_argument("--split", default=None, help="only this split (default: all scenes)")
+    ex.add_argument("--limit", type=int, default=None, help="only the first N scenes")
+    ex.add_argument("--batch-size", type=int, default=64)
+    ex.add_argument("--shard-size", type=int, default=4096, help="scenes per shard")
+    ex.add_argument("--shard", type=_shard, default=None, help="i/n: this process writes shards k with k %% n == i (default: torchrun's RANK/WORLD_SIZE)")
+    ex.add_argument("--store", type=Path, default=None, help="store root (default $SPATIALPROBE_STORE or ~/.cache/spatialprobe/features)")
+    ex.add_argument("--dtype", default="float32", help="model dtype (features are stored as float16)")
+    ex.add_argument("--device", default="cpu")
+    ex.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ex.add_argument("--trust-remote-code", action="store_true")
+    ex.add_argument("--quiet", action="store_true")
+    ex.set_defaults(run=_extract)
+
+    store = sub.add_parser("store", help="inspect, verify and merge feature stores")
+    cmds = store.add_subparsers(dest="store_command", metavar="SUBCOMMAND", required=True)
+    verify = cmds.add_parser("verify", help="re-hash every shard file of a store")
+    verify.add_argument("directory", type=Path)
+    verify.set_defaults(run=_verify)
+    ls = cmds.add_parser("ls", help="list the stores under a root")
+    ls.add_argument("root", nargs="?", type=Path, default=None)
+    ls.set_defaults(run=_ls)
+    merge = cmds.add_parser("merge", help="write manifest.json once every shard of a sharded extraction is done")
+    merge.add_argument("directory", type=Path)
+    merge.set_defaults(run=_merge)
+
+
+def _extract(args) -> int:
+    import torch
+
+    from spatialprobe.features.extraction import extract
+    from spatialprobe.models import load_model
+    from spatialprobe.scenes import SceneDataset
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dataset = SceneDataset(args.data)
+    adapter = load_model(args.model, dtype=args.dtype, device=args.device, trust_remote_code=args.trust_remote_code)
+    result = extract(
+        adapter,
+        dataset,
+        args.sites,
+        root=args.store,
+        split=args.split,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        shard_size=args.shard_size,
+        shard=args.shard,
+        progress=not args.quiet,
+    )
+    print(f"store {result.directory}: wrote {len(result.written)} shards, skipped {len(result.skipped)} finished ones")
+    if not result.merged:
+        print(f"other shards are still running or pending: once all are done, run `spatialprobe store merge {result.directory}`")
+    return 0
+
+
+def _verify(args) -> int:
+    from spatialprobe.cli.main import UserError
+    from spatialprobe.features.reader import verify
+
+    problems = verify(args.directory)
+    if problems:
+        raise UserError("store verification failed:\n  " + "\n  ".join(problems))
+    print(f"{args.directory}: every file matches its recorded sha256")
+    return 0
+
+
+def _ls(args) -> int:
+    from spatialprobe.features.extraction import default_root
+    from spatialprobe.features.reader import list_stores
+
+    root = args.root or default_root()
+    stores = list_stores(root)
+    if not stores:
+        print(f"no stores under {root}")
+    for s in stores:
+        print(f"{s['key']}  {s['state']:>12s}  {s['model']}  split={s['split']}  sites={','.join(s['sites'])}  {s['dir']}")
+    return 0
+
+
+def _merge(args) -> int:
+    from spatialprobe.features.store import merge
+    from spatialprobe.results.provenance import provenance
+
+    manifest = merge(args.directory, provenance())
+    print(f"{args.directory}: merged {len(manifest['shards'])} shards, {manifest['rows']} rows, store hash {manifest['store_hash'][:16]}")
+    return 0

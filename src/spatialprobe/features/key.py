@@ -1,0 +1,49 @@
+"""Content keys: a store's directory name is the hash of everything that determines its bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+FORMAT = "spatialprobe.features/1"
+"""Version of the store layout; bump when shard contents change meaning."""
+
+
+def canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def digest(obj) -> str:
+    return hashlib.sha256(canonical(obj).encode()).hexdigest()
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def weights_fingerprint(model) -> str:
+    """sha256 over every parameter and buffer (names, shapes, dtypes, bytes) of a torch module."""
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def dataset_fingerprint(root: str | Path) -> str:
+    """sha256 of a scene dataset's records and metadata (images are named by the records)."""
+    root = Path(root)
+    return digest({"meta": file_sha256(root / "dataset.json"), "scenes": file_sha256(root / "scenes.jsonl")})
+
+
+def content_key(components: dict) -> str:
+    """The store key: a short hash of the canonical JSON of its components."""
+    return digest({"format": FORMAT, **components})[:24]

@@ -1,0 +1,151 @@
+"""The feature store: all tokens of each site, per shard, as memory-mapped ``.npy`` files.
+
+Layout of one store (a directory named by its content key)::
+
+    key.json                       what the key hashes (model, weights, sites, preprocessing, data, …)
+    layouts.json                   the TokenLayout of every site
+    sites/<site>/<shard>.npy       (rows, tokens, dim) float16 (float32 where float16 would overflow)
+    objects/<shard>.<part>.npy     per object: (row, id) index, grid coverage, nearest-mask cells, box
+    shards/<shard>.json            the shard's scene ids and every file's shape, dtype and sha256 —
+                                   written last: a shard with a record is complete
+    manifest.json                  all shard records + provenance + the store hash (written by merge)
+
+Every file is written under a temporary name and renamed. An interrupted extraction resumes and
+skips shards that have a record; nothing is ever gathered across processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spatialprobe.features.key import FORMAT, digest, file_sha256
+from spatialprobe.models.layout import TokenLayout
+
+OBJECT_PARTS = ("index", "coverage", "nearest", "boxes")
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+class StoreError(ValueError):
+    """A store that is incomplete, inconsistent or corrupt; the message names the file."""
+
+
+def shard_name(k: int) -> str:
+    return f"{k:05d}"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_save_npy(path: Path, array: np.ndarray) -> dict:
+    """Write an array as .npy atomically; returns its file record."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, np.ascontiguousarray(array), allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return {"shape": list(array.shape), "dtype": str(array.dtype), "sha256": file_sha256(path)}
+
+
+def storage_dtype(array: np.ndarray) -> np.dtype:
+    """float16 unless a value would overflow it."""
+    return np.dtype(np.float16) if float(np.abs(array).max(initial=0.0)) < FLOAT16_MAX else np.dtype(np.float32)
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """Everything a store is made of, fixed before extraction starts."""
+
+    key: str
+    components: dict
+    layouts: dict[str, TokenLayout]
+    shard_scenes: list[list[str]]
+    """Scene ids of each shard, in order."""
+
+
+def prepare(directory: Path, spec: StoreSpec) -> None:
+    """Create the store directory (idempotent across processes) with its key and layouts."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path = directory / "key.json"
+    body = {"key": spec.key, "components": spec.components, "shards": spec.shard_scenes}
+    if key_path.exists():
+        existing = json.loads(key_path.read_text())
+        if existing != json.loads(json.dumps(body, default=str)):
+            raise StoreError(f"{key_path}: a different extraction already uses this directory")
+    else:
+        write_json(key_path, body)
+        write_json(directory / "layouts.json", {site: layout.to_json() for site, layout in spec.layouts.items()})
+
+
+def shard_done(directory: Path, k: int) -> bool:
+    return (directory / "shards" / f"{shard_name(k)}.json").exists()
+
+
+def write_shard(directory: Path, k: int, scene_ids: list[str], arrays: dict[str, np.ndarray], objects: dict[str, np.ndarray]) -> dict:
+    """Write one shard's site arrays and object tables, then its record (last)."""
+    files = {}
+    for site, array in arrays.items():
+        rel = f"sites/{site}/{shard_name(k)}.npy"
+        files[rel] = atomic_save_npy(directory / rel, array.astype(storage_dtype(array), copy=False))
+    for part in OBJECT_PARTS:
+        rel = f"objects/{shard_name(k)}.{part}.npy"
+        files[rel] = atomic_save_npy(directory / rel, objects[part])
+    record = {"shard": k, "scenes": scene_ids, "rows": len(scene_ids), "files": files}
+    write_json(directory / "shards" / f"{shard_name(k)}.json", record)
+    return record
+
+
+def merge(directory: str | Path, provenance: dict | None = None) -> dict:
+    """Write ``manifest.json`` from the shard records; refuses while shards are missing."""
+    directory = Path(directory)
+    keyfile = json.loads((directory / "key.json").read_text())
+    n = len(keyfile["shards"])
+    missing = [k for k in range(n) if not shard_done(directory, k)]
+    if missing:
+        raise StoreError(f"{directory}: {len(missing)} of {n} shards are not finished yet (e.g. {missing[:5]}); run the extraction again to finish them")
+    records = [json.loads((directory / "shards" / f"{shard_name(k)}.json").read_text()) for k in range(n)]
+    layouts = json.loads((directory / "layouts.json").read_text())
+    sites = {}
+    for site in layouts:
+        entries = [r["files"][f"sites/{site}/{shard_name(r['shard'])}.npy"] for r in records]
+        dtypes = sorted({e["dtype"] for e in entries})
+        sites[site] = {
+            "dtype": dtypes[0] if len(dtypes) == 1 else "float32 in some shards (float16 overflowed), float16 elsewhere",
+            "row_shape": entries[0]["shape"][1:],
+            "float32_shards": [r["shard"] for r, e in zip(records, entries) if e["dtype"] == "float32"],
+        }
+    store_hash = digest({"key": keyfile["key"], "layouts": layouts, "files": [r["files"] for r in records]})
+    manifest = {
+        "format": FORMAT,
+        "key": keyfile["key"],
+        "components": keyfile["components"],
+        "rows": sum(r["rows"] for r in records),
+        "sites": sites,
+        "shards": records,
+        "store_hash": store_hash,
+        "provenance": provenance or {},
+    }
+    write_json(directory / "manifest.json", manifest)
+    return manifest
