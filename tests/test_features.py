@@ -187,7 +187,7 @@ def test_float16_overflow_is_stored_as_float32_and_said(tmp_path):
 
 def test_scene_pools(stored):
     fs = FeatureStore(stored.directory)
-    all_tokens = fs.take("vision.layer.1", np.arange(5))
+    all_tokens = fs.take("vision.layer.1", np.arange(5), dtype=np.float32)
     np.testing.assert_array_equal(pool(fs, "vision.layer.1", "cls", np.arange(5)), all_tokens[:, 0])
     assert pool(fs, "vision.layer.1", "patches", np.arange(5)).shape == (5, 64, 64)
     assert pool(fs, "connector.out", "queries", np.arange(5)).shape == (5, 8, 64)
@@ -208,7 +208,7 @@ def test_object_pools_read_the_objects_own_patches(stored):
     for j, i in enumerate(items):
         cells = np.flatnonzero(objects["coverage"][i] >= 0.5)
         cells = cells if cells.size else [int(np.argmax(objects["coverage"][i]))]
-        tokens = fs.take("vision.layer.1", objects["row"][i : i + 1])[0, patch_rows[cells]]
+        tokens = fs.take("vision.layer.1", objects["row"][i : i + 1], dtype=np.float32)[0, patch_rows[cells]]
         np.testing.assert_allclose(means[j], tokens.mean(0), rtol=1e-5, atol=1e-6)
     a = pool(fs, "vision.layer.1", "object_random", items, seed=1)
     b = pool(fs, "vision.layer.1", "object_random", items, seed=1)

@@ -161,7 +161,7 @@ def test_mask_to_grid_full_and_padding():
     full = np.ones((20, 20), bool)
     assert np.allclose(mask_to_grid(full, 4), 1.0)
     padded = mask_to_grid(full, (2, 1), FrameMap.pad((20, 20), 0, 0, 0, 20))
-    assert padded[:, 0].tolist() == [1.0, 0.0]
+    assert padded[:, 0].tolist() == pytest.approx([1.0, 0.0])
 
 
 def test_mask_to_grid_nearest_equals_pil_nearest_resize():

@@ -29,7 +29,7 @@ def test_pad_to_a_canvas_keeps_the_top_left():
     fm = pre.frame_map((80, 40))
     assert fm.dst == (40, 40)
     coverage = pre.mask_to_grid(np.ones((40, 80), bool), 2)
-    assert coverage.tolist() == [[1.0, 1.0], [0.0, 0.0]]  # the bottom half is padding
+    assert coverage.tolist() == [pytest.approx([1.0, 1.0]), [0.0, 0.0]]  # the bottom half is padding
     pixels = pre.pixels(np.full((40, 80, 3), 255, np.uint8))
     assert pixels.shape == (3, 40, 40) and pixels[:, 20:].max() == 0
 

@@ -99,7 +99,7 @@ def _ls(args) -> int:
 
 def _merge(args) -> int:
     from spatialprobe.features.store import merge
-    from spatialprobe.results.provenance import provenance
+    from spatialprobe.results.origin import provenance
 
     manifest = merge(args.directory, provenance())
     print(f"{args.directory}: merged {len(manifest['shards'])} shards, {manifest['rows']} rows, store hash {manifest['store_hash'][:16]}")

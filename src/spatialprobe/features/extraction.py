@@ -84,50 +84,83 @@ def plan(
     return st.StoreSpec(content_key(components), components, layouts, shards), scenes
 
 
-def _object_tables(adapter: Adapter, dataset: SceneDataset, scenes: list[Scene]) -> dict[str, np.ndarray]:
+def _object_tables(adapter: Adapter, dataset: SceneDataset, scenes: list[Scene], first_row: int) -> dict[str, np.ndarray]:
+    """Per object: (row, id), coverage of the model's patch grid (area and nearest), model-frame box."""
     rows, cols, _, _ = adapter.geometry
-    index, coverage, nearest, boxes = [], [], [], []
-    for r, scene in enumerate(scenes):
-        instances = dataset.instances(scene)
-        for obj in scene.objects:
-            index.append((r, obj.id))
-            boxes.append(adapter.preprocess.map_box(obj.box).array())
-            if obj.mask is None:
-                coverage.append(np.full(rows * cols, np.nan))
-                nearest.append(np.zeros(rows * cols, bool))
-                continue
-            mask = dataset.mask(scene, obj, instances)
-            coverage.append(adapter.preprocess.mask_to_grid(mask, (rows, cols)).ravel())
-            nearest.append(adapter.preprocess.mask_to_grid(mask, (rows, cols), mode="nearest").ravel() > 0)
     n = rows * cols
+    index, coverage, nearest, boxes = [], [], [], []
+    for r, scene in enumerate(scenes, start=first_row):
+        if not scene.objects:
+            continue
+        index += [(r, obj.id) for obj in scene.objects]
+        frame_map = adapter.preprocess.frame_map(scene.frame)
+        mapped = frame_map.map_boxes(np.stack([obj.box.array() for obj in scene.objects]))
+        w, h = frame_map.dst
+        boxes.append(np.clip(mapped, 0, [w, h, w, h]))
+        with_mask = [obj for obj in scene.objects if obj.mask is not None]
+        area = np.full((len(scene.objects), n), np.nan)
+        near = np.zeros((len(scene.objects), n), bool)
+        if with_mask:
+            instances = dataset.instances(scene)
+            masks = np.stack([dataset.mask(scene, obj, instances) for obj in with_mask])
+            grid = adapter.preprocess.grid_coverage(scene.frame, (rows, cols))
+            where = [i for i, obj in enumerate(scene.objects) if obj.mask is not None]
+            area[where] = grid.area(masks).reshape(len(with_mask), n)
+            near[where] = grid.nearest(masks).reshape(len(with_mask), n) > 0
+        coverage.append(area)
+        nearest.append(near)
     return {
         "index": np.array(index, dtype=np.int32).reshape(-1, 2),
-        "coverage": np.array(coverage, dtype=np.float16).reshape(-1, n),
-        "nearest": np.array(nearest, dtype=np.uint8).reshape(-1, n),
-        "boxes": np.array(boxes, dtype=np.float32).reshape(-1, 4),
+        "coverage": np.concatenate(coverage).astype(np.float16) if coverage else np.zeros((0, n), np.float16),
+        "nearest": np.concatenate(nearest).astype(np.uint8) if nearest else np.zeros((0, n), np.uint8),
+        "boxes": np.concatenate(boxes).astype(np.float32) if boxes else np.zeros((0, 4), np.float32),
     }
 
 
-def _shard_arrays(adapter: Adapter, dataset: SceneDataset, scenes: list[Scene], sites: list[str], batch_size: int, pool) -> dict[str, np.ndarray]:
-    def load(batch: list[Scene]):
-        return adapter.preprocess([dataset.image(s) for s in batch])
+def _extract_shard(adapter: Adapter, dataset: SceneDataset, scenes: list[Scene], sites: list[str], batch_size: int, pool):
+    """Site arrays and object tables of one shard; decoding and mask tables run on a thread."""
 
-    batches = [scenes[i : i + batch_size] for i in range(0, len(scenes), batch_size)]
+    def load(start: int):
+        batch = scenes[start : start + batch_size]
+        return adapter.preprocess([dataset.image(s) for s in batch]), _object_tables(adapter, dataset, batch, start)
+
+    starts = list(range(0, len(scenes), batch_size))
     parts: dict[str, list[np.ndarray]] = {site: [] for site in sites}
-    pending = pool.submit(load, batches[0])
-    for i, batch in enumerate(batches):
-        pixels = pending.result()
-        if i + 1 < len(batches):
-            pending = pool.submit(load, batches[i + 1])
+    tables = []
+    pending = pool.submit(load, starts[0])
+    for i, start in enumerate(starts):
+        pixels, objects = pending.result()
+        if i + 1 < len(starts):
+            pending = pool.submit(load, starts[i + 1])
+        tables.append(objects)
         out = adapter.forward_sites(adapter.make_batch(pixels), sites)
         for site, tensor in out.items():
             array = tensor.float().cpu().numpy()
-            bad = ~np.isfinite(array).reshape(len(batch), -1).all(axis=1)
+            bad = ~np.isfinite(array).reshape(len(array), -1).all(axis=1)
             if bad.any():
-                ids = [s.id for s, b in zip(batch, bad) if b]
+                ids = [s.id for s, b in zip(scenes[start : start + batch_size], bad) if b]
                 raise ExtractionError(f"site {site}: NaN or Inf features for scenes {ids[:5]} (nothing of this shard was written)")
             parts[site].append(array)
-    return {site: np.concatenate(chunks) for site, chunks in parts.items()}
+    arrays = {site: np.concatenate(chunks) for site, chunks in parts.items()}
+    return arrays, {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
+
+
+class _Inline:
+    """Runs 'submitted' work at once, in the calling thread (the executor interface, no thread)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    @staticmethod
+    def submit(fn, *args):
+        from concurrent.futures import Future
+
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
 
 
 def extract(
@@ -144,7 +177,7 @@ def extract(
     progress: bool = True,
 ) -> ExtractResult:
     """Extract into ``root/<key>``; resumes finished shards; merges when this process ran them all."""
-    from spatialprobe.results.provenance import provenance
+    from spatialprobe.results.origin import provenance
 
     spec, scenes = plan(adapter, dataset, sites, split=split, limit=limit, batch_size=batch_size, shard_size=shard_size)
     directory = Path(root or default_root()) / spec.key
@@ -156,15 +189,17 @@ def extract(
     written, skipped = [], []
     by_id = {s.id: s for s in scenes}
     bar = tqdm(total=sum(len(spec.shard_scenes[k]) for k in mine), unit="scene", desc=f"extract {spec.key[:8]}", disable=not progress, leave=False)
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # decode on a thread only when a core is free for it: on a CPU that torch already fills, a
+    # second busy thread slows the model more than it saves (measured: benchmarks/bench_extract.py)
+    spare = adapter.device.type != "cpu" or (os.cpu_count() or 1) > torch.get_num_threads()
+    with ThreadPoolExecutor(max_workers=1) if spare else _Inline() as pool:
         for k in mine:
             ids = spec.shard_scenes[k]
             if st.shard_done(directory, k):
                 skipped.append(k)
             else:
-                chunk = [by_id[i] for i in ids]
-                arrays = _shard_arrays(adapter, dataset, chunk, spec.components["sites"], batch_size, pool)
-                st.write_shard(directory, k, ids, arrays, _object_tables(adapter, dataset, chunk))
+                arrays, objects = _extract_shard(adapter, dataset, [by_id[i] for i in ids], spec.components["sites"], batch_size, pool)
+                st.write_shard(directory, k, ids, arrays, objects)
                 written.append(k)
             bar.update(len(ids))
     bar.close()

@@ -64,29 +64,29 @@ def _patch_positions(store: FeatureStore, site: str) -> np.ndarray:
 
 @_pool("all", "scene", False, "every token of the site, in layout order")
 def _all(store, site, items, rng, **_):
-    return store.take(site, items)
+    return store.take(site, items, dtype=np.float32)
 
 
 @_pool("cls", "scene", False, "the CLS token")
 def _cls(store, site, items, rng, **_):
-    return store.take(site, items, _role_rows(store, site, "cls"))[:, 0]
+    return store.take(site, items, _role_rows(store, site, "cls"), np.float32)[:, 0]
 
 
 @_pool("patches", "scene", False, "the patch tokens, row-major")
 def _patches(store, site, items, rng, **_):
-    return store.take(site, items, _role_rows(store, site, "patch"))
+    return store.take(site, items, _role_rows(store, site, "patch"), np.float32)
 
 
 @_pool("queries", "scene", False, "the resampler's query (or latent) tokens")
 def _queries(store, site, items, rng, **_):
     layout = store.layouts[site]
     role = "latent" if "latent" in layout.roles else "query"
-    return store.take(site, items, _role_rows(store, site, role))
+    return store.take(site, items, _role_rows(store, site, role), np.float32)
 
 
 @_pool("mean", "scene", False, "mean over all tokens")
 def _mean(store, site, items, rng, **_):
-    return store.take(site, items).mean(axis=1)
+    return store.take(site, items, dtype=np.float32).mean(axis=1)
 
 
 @_pool("random_patch", "object", False, "one patch drawn uniformly from the whole grid (2406.09067 'random')")
@@ -94,12 +94,12 @@ def _random_patch(store, site, items, rng, objects, **_):
     positions = _patch_positions(store, site)
     rows = objects["row"][items]
     picks = positions[rng.integers(0, len(positions), size=len(items))]
-    return np.stack([store.take(site, rows[i : i + 1], [picks[i]])[0, 0] for i in range(len(items))]) if len(items) else np.zeros((0, 0))
+    return np.stack([store.take(site, rows[i : i + 1], [picks[i]], np.float32)[0, 0] for i in range(len(items))]) if len(items) else np.zeros((0, 0))
 
 
 @_pool("top_norm", "scene", False, "mean of the 3 highest-norm tokens")
 def _top_norm(store, site, items, rng, k: int = 3, **_):
-    tokens = store.take(site, items)
+    tokens = store.take(site, items, dtype=np.float32)
     top = np.argsort(-np.linalg.norm(tokens, axis=2), axis=1)[:, :k]
     return np.take_along_axis(tokens, top[:, :, None], axis=1).mean(axis=1)
 
@@ -127,7 +127,7 @@ def _object_mean(store, site, items, rng, objects, mode="area", **_):
     positions = _patch_positions(store, site)
     out = []
     for i, cells in zip(items, _object_cells(objects, items, mode)):
-        out.append(store.take(site, objects["row"][i : i + 1], positions[cells])[0].mean(axis=0))
+        out.append(store.take(site, objects["row"][i : i + 1], positions[cells], np.float32)[0].mean(axis=0))
     return np.stack(out) if out else np.zeros((0, 0))
 
 
@@ -137,7 +137,7 @@ def _object_random(store, site, items, rng, objects, mode="area", **_):
     out = []
     for i, cells in zip(items, _object_cells(objects, items, mode)):
         cell = cells[rng.integers(0, len(cells))]
-        out.append(store.take(site, objects["row"][i : i + 1], [positions[cell]])[0, 0])
+        out.append(store.take(site, objects["row"][i : i + 1], [positions[cell]], np.float32)[0, 0])
     return np.stack(out) if out else np.zeros((0, 0))
 
 

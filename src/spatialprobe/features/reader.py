@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from spatialprobe.features.key import FORMAT, file_sha256
 from spatialprobe.features.store import OBJECT_PARTS, StoreError, shard_name
@@ -75,29 +76,33 @@ class FeatureStore:
             self._maps[site] = [self._load(f"sites/{site}/{shard_name(r['shard'])}.npy") for r in self._shards]
         return self._maps[site]
 
-    def take(self, site: str, rows: np.ndarray, tokens: np.ndarray | slice | None = None) -> np.ndarray:
-        """Rows (any order, repeats allowed) of a site as float32 (n, tokens, dim); optional token subset."""
+    def take(self, site: str, rows, tokens=None, dtype=None) -> np.ndarray:
+        """Rows (any order, repeats allowed) of a site, (n, tokens, dim), optionally a token subset.
+
+        Returned in the stored dtype (float16, or float32 where a shard needed it) unless ``dtype``
+        asks otherwise; conversion goes through torch, several times faster than numpy's float16 path.
+        """
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size and (rows.min() < 0 or rows.max() >= self.rows):
             raise IndexError(f"row indices must be in [0, {self.rows})")
         maps = self.shards(site)
-        shard_of = np.searchsorted(self._starts, rows, side="right") - 1
         first = maps[0][:0] if tokens is None else maps[0][:0, tokens]
-        out = np.empty((len(rows),) + first.shape[1:], dtype=np.float32)
+        out = np.empty((len(rows),) + first.shape[1:], dtype=np.result_type(*(m.dtype for m in maps)))
+        shard_of = np.searchsorted(self._starts, rows, side="right") - 1
         order = np.argsort(shard_of, kind="stable")
         bounds = np.searchsorted(shard_of[order], np.arange(len(maps) + 1))
-        for k in range(len(maps)):
+        for k in np.flatnonzero(np.diff(bounds)):
             sel = order[bounds[k] : bounds[k + 1]]
-            if sel.size:
-                local = rows[sel] - self._starts[k]
-                block = maps[k][local] if tokens is None else maps[k][local][:, tokens]
-                out[sel] = block
+            block = maps[k][rows[sel] - self._starts[k]]
+            out[sel] = block if tokens is None else block[:, tokens]
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            out = torch.from_numpy(out).to(getattr(torch, np.dtype(dtype).name)).numpy()
         return out
 
-    def sample(self, site: str, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, site: str, batch: int, rng: np.random.Generator, dtype=None) -> tuple[np.ndarray, np.ndarray]:
         """A random minibatch: (row indices, features)."""
         rows = rng.integers(0, self.rows, size=batch)
-        return rows, self.take(site, rows)
+        return rows, self.take(site, rows, dtype=dtype)
 
     def objects(self) -> dict[str, np.ndarray]:
         """Per object of every scene: global ``row``, ``id``, grid ``coverage``, ``nearest`` cells, model-frame ``boxes``."""

@@ -5,7 +5,7 @@ A leaf package: it imports nothing else from spatialprobe.
 
 from spatialprobe.geometry.box import BOX_FORMATS, UNITS, Box, convert
 from spatialprobe.geometry.frames import FrameMap
-from spatialprobe.geometry.grid import grid_cell, mask_to_grid
+from spatialprobe.geometry.grid import GridCoverage, grid_cell, mask_to_grid
 from spatialprobe.geometry.overlap import acc_at, center_in_box, giou, iou
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "UNITS",
     "Box",
     "FrameMap",
+    "GridCoverage",
     "acc_at",
     "center_in_box",
     "convert",

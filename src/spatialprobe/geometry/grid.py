@@ -45,6 +45,53 @@ def _overlap_weights(starts: np.ndarray, ends: np.ndarray, n: int) -> np.ndarray
     return np.clip(hi - lo, 0, None)
 
 
+class GridCoverage:
+    """How masks of one source frame cover the patches of a grid over the model's input frame.
+
+    The weights depend only on (source size, frame map, grid), so they are computed once and
+    applied to any number of masks: ``area`` gives the exact covered fraction of each patch
+    (padding counts as uncovered), ``nearest`` samples each mask at the patch centres as a
+    nearest-neighbour resize does (the 2406.09067 recipe).
+    """
+
+    def __init__(self, size: tuple[int, int], grid, frame_map: FrameMap | None = None):
+        w, h = size
+        self.size = (int(w), int(h))
+        frame_map = frame_map or FrameMap.identity(self.size)
+        if tuple(frame_map.src) != self.size:
+            raise ValueError(f"mask is {w}×{h} but the frame map starts from {frame_map.src}")
+        self.grid = rows, cols = _grid_shape(grid)
+        dw, dh = frame_map.dst
+        (sx, sy), (tx, ty) = frame_map.scale, frame_map.offset
+        xe = (np.arange(cols + 1) * dw / cols - tx) / sx
+        ye = (np.arange(rows + 1) * dh / rows - ty) / sy
+        # each weight row is divided by its patch's preimage length, so the product is a fraction
+        self._wx = _overlap_weights(xe[:-1], xe[1:], w) / (xe[1:] - xe[:-1])[:, None]
+        self._wy = _overlap_weights(ye[:-1], ye[1:], h) / (ye[1:] - ye[:-1])[:, None]
+        ix = np.floor(((np.arange(cols) + 0.5) * dw / cols - tx) / sx).astype(int)
+        iy = np.floor(((np.arange(rows) + 0.5) * dh / rows - ty) / sy).astype(int)
+        self._cols, self._rows = np.flatnonzero((ix >= 0) & (ix < w)), np.flatnonzero((iy >= 0) & (iy < h))
+        self._ix, self._iy = ix[self._cols], iy[self._rows]
+
+    def _check(self, masks: np.ndarray) -> np.ndarray:
+        masks = np.asarray(masks)
+        if masks.shape[-2:] != (self.size[1], self.size[0]):
+            raise ValueError(f"masks are {masks.shape[-1]}×{masks.shape[-2]}, expected {self.size[0]}×{self.size[1]}")
+        return masks
+
+    def area(self, masks: np.ndarray) -> np.ndarray:
+        """(..., H, W) masks → (..., rows, cols) covered fractions."""
+        m = self._check(masks).astype(np.float64)
+        return self._wy @ m @ self._wx.T
+
+    def nearest(self, masks: np.ndarray) -> np.ndarray:
+        """(..., H, W) masks → (..., rows, cols) mask values at the patch centres (0 outside the image)."""
+        m = self._check(masks).astype(np.float64)
+        out = np.zeros(m.shape[:-2] + self.grid)
+        out[..., self._rows[:, None], self._cols[None, :]] = m[..., self._iy[:, None], self._ix[None, :]]
+        return out
+
+
 def mask_to_grid(mask: np.ndarray, grid, frame_map: FrameMap | None = None, mode: str = "area") -> np.ndarray:
     """Coverage of each patch of a grid over the model's input frame by a mask of the source image.
 
@@ -52,33 +99,12 @@ def mask_to_grid(mask: np.ndarray, grid, frame_map: FrameMap | None = None, mode
     (resize / crop / pad; identity if None); the grid tiles the input frame. ``mode="area"`` gives
     the exact covered fraction of each patch (padding counts as uncovered); ``mode="nearest"`` samples
     the mask at each patch centre, as a nearest-neighbour resize of the mask to the grid does
-    (the 2406.09067 recipe). Returns (rows, cols) float64.
+    (the 2406.09067 recipe). Returns (rows, cols) float64. For many masks use `GridCoverage`.
     """
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"a mask is 2-D (H, W), got shape {mask.shape}")
-    h, w = mask.shape
-    frame_map = frame_map or FrameMap.identity((w, h))
-    if tuple(frame_map.src) != (w, h):
-        raise ValueError(f"mask is {w}×{h} but the frame map starts from {frame_map.src}")
-    rows, cols = _grid_shape(grid)
-    dw, dh = frame_map.dst
-    (sx, sy), (tx, ty) = frame_map.scale, frame_map.offset
-    m = mask.astype(np.float64)
-    if mode == "nearest":
-        cx = ((np.arange(cols) + 0.5) * dw / cols - tx) / sx
-        cy = ((np.arange(rows) + 0.5) * dh / rows - ty) / sy
-        ix, iy = np.floor(cx).astype(int), np.floor(cy).astype(int)
-        okx, oky = (ix >= 0) & (ix < w), (iy >= 0) & (iy < h)
-        out = np.zeros((rows, cols))
-        out[np.ix_(oky, okx)] = m[np.ix_(iy[oky], ix[okx])]
-        return out
-    if mode != "area":
+    if mode not in ("area", "nearest"):
         raise ValueError(f"unknown mode {mode!r}; expected 'area' or 'nearest'")
-    xe = (np.arange(cols + 1) * dw / cols - tx) / sx
-    ye = (np.arange(rows + 1) * dh / rows - ty) / sy
-    wx = _overlap_weights(xe[:-1], xe[1:], w)
-    wy = _overlap_weights(ye[:-1], ye[1:], h)
-    covered = wy @ m @ wx.T
-    area = np.outer(ye[1:] - ye[:-1], xe[1:] - xe[:-1])
-    return covered / area
+    coverage = GridCoverage((mask.shape[1], mask.shape[0]), grid, frame_map)
+    return coverage.area(mask) if mode == "area" else coverage.nearest(mask)

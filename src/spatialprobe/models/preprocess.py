@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from spatialprobe.geometry import Box, FrameMap, mask_to_grid
+from functools import lru_cache
+
+from spatialprobe.geometry import Box, FrameMap, GridCoverage, mask_to_grid
 
 RESAMPLE = {0: Image.NEAREST, 1: Image.LANCZOS, 2: Image.BILINEAR, 3: Image.BICUBIC, 4: Image.BOX, 5: Image.HAMMING}
 
@@ -70,6 +72,10 @@ class Preprocess:
     def mask_to_grid(self, mask: np.ndarray, grid, mode: str = "area") -> np.ndarray:
         """Coverage of each patch of the model's grid by an image-frame mask (see `geometry.mask_to_grid`)."""
         return mask_to_grid(mask, grid, self.frame_map((mask.shape[1], mask.shape[0])), mode)
+
+    def grid_coverage(self, size: tuple[int, int], grid) -> GridCoverage:
+        """A reusable `GridCoverage` for masks of images of ``size`` (cached per size and grid)."""
+        return _coverage(self, tuple(size), tuple(grid) if not np.isscalar(grid) else grid)
 
     def pixels(self, image) -> np.ndarray:
         """One image (PIL or HWC uint8 array) → (3, H, W) float32 in the model frame."""
@@ -147,3 +153,8 @@ class Preprocess:
             "rescale": self.rescale,
             "resample": self.resample,
         }
+
+
+@lru_cache(maxsize=64)
+def _coverage(pre: Preprocess, size: tuple[int, int], grid) -> GridCoverage:
+    return GridCoverage(size, grid, pre.frame_map(size))

@@ -184,6 +184,9 @@ def _relation_from_json(d: dict, ids: set[int], path: str) -> Relation:
 
 
 def _word_from_json(w: Any, text: str, ids: set[int], frame, path: str) -> Word:
+    if type(w) is list and len(w) == 3 and type(w[0]) is int and type(w[1]) is int and 0 <= w[0] < w[1] <= len(text):
+        if w[2] is None or w[2] in ids:  # the common case, checked without building error paths
+            return Word(w[0], w[1], w[2])
     if not (isinstance(w, list) and len(w) in (3, 4)):
         raise SceneFormatError(path, f"expected [start, end, object_id or null(, box)], got {w!r}")
     start, end, obj = w[0], w[1], w[2]
@@ -201,9 +204,7 @@ def _caption_from_json(d: dict, ids: set[int], frame, path: str) -> Caption:
     for i, m in enumerate(mentions):
         if m not in ids:
             raise SceneFormatError(f"{path}.mentions[{i}]", f"no object with id {m} (ids: {sorted(ids)})")
-    words = tuple(
-        _word_from_json(w, text, ids, frame, f"{path}.words[{i}]") for i, w in enumerate(_get(d, "words", list, path, []))
-    )
+    words = tuple(_word_from_json(w, text, ids, frame, f"{path}.words[{i}]") for i, w in enumerate(_get(d, "words", list, path, [])))
     utterances = []
     for i, u in enumerate(_get(d, "utterances", list, path, [])):
         p = f"{path}.utterances[{i}]"

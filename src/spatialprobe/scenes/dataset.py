@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -92,10 +93,15 @@ class SceneDataset:
             raise SceneFormatError("format", f"expected {FORMAT!r}, got {self.metadata.get('format')!r}", str(meta_path))
 
     def __iter__(self) -> Iterator[Scene]:
-        return read_scenes(self.root / SCENES_FILE)
+        return iter(self._all)
+
+    @cached_property
+    def _all(self) -> list[Scene]:
+        return list(read_scenes(self.root / SCENES_FILE))
 
     def scenes(self, split: str | None = None) -> list[Scene]:
-        return [s for s in self if split is None or s.split == split]
+        """All scenes, or those of one split (parsed once per `SceneDataset`)."""
+        return [s for s in self._all if split is None or s.split == split]
 
     def image(self, scene: Scene) -> np.ndarray:
         """The scene's RGB image as a (H, W, 3) uint8 array."""
