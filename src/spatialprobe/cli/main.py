@@ -7,9 +7,9 @@ import os
 import sys
 
 from spatialprobe import __version__
-from spatialprobe.cli import demo, features, ls, models, results, scenes
+from spatialprobe.cli import demo, features, ls, models, probe, results, scenes
 
-COMMANDS = (scenes, models, features, results, ls, demo)
+COMMANDS = (scenes, models, features, probe, results, ls, demo)
 
 
 class UserError(Exception):
@@ -41,6 +41,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         "spatialprobe.features.store": "StoreError",
         "spatialprobe.features.extraction": "ExtractionError",
         "spatialprobe.features.pools": "PoolError",
+        "spatialprobe.probing.items": "ProbingError",
+        "spatialprobe.probing.config": "ConfigError",
     }
     errors += [getattr(sys.modules[m], name) for m, name in lazy.items() if m in sys.modules]
     return (*errors, FileExistsError, FileNotFoundError)

@@ -28,19 +28,31 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return scheme, target
 
 
+RANDOM_INIT_SEED = 12345
+
+
 def load_model(
-    spec: str, *, dtype: str = "float32", device: str = "cpu", trust_remote_code: bool = False
+    spec: str,
+    *,
+    dtype: str = "float32",
+    device: str = "cpu",
+    trust_remote_code: bool = False,
+    random_init: bool = False,
 ) -> Adapter:
-    """Load a model behind the common interface."""
+    """Load a model behind the common interface.
+
+    ``random_init`` gives the same architecture with fresh (untrained) weights, seeded — the
+    random-encoder control of LiMBeR and of probing studies.
+    """
     scheme, target = parse_spec(spec)
     if dtype not in DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}; expected one of {sorted(DTYPES)}")
     if scheme == "toy":
-        return _load_toy(spec, target, dtype, device)
-    return _load_hf(spec, target, dtype, device, trust_remote_code)
+        return _load_toy(spec, target, dtype, device, random_init)
+    return _load_hf(spec, target, dtype, device, trust_remote_code, random_init)
 
 
-def _load_toy(spec: str, target: str, dtype: str, device: str) -> Adapter:
+def _load_toy(spec: str, target: str, dtype: str, device: str, random_init: bool) -> Adapter:
     from spatialprobe.models import toy
 
     if target in toy.PRESETS:
@@ -49,6 +61,9 @@ def _load_toy(spec: str, target: str, dtype: str, device: str) -> Adapter:
         model = toy.load(target)
     else:
         raise ModelLoadError(f"{spec}: no toy preset or directory {target!r}; presets: {', '.join(toy.PRESETS)}")
+    if random_init:
+        model = toy.build(model.config, seed=RANDOM_INIT_SEED)
+        spec = f"{spec} (random init)"
     cfg = model.config
     preprocess = Preprocess(resize=("exact", (cfg.image_size, cfg.image_size)), mean=(0.5,) * 3, std=(0.25,) * 3)
     card = MODELS.get("toy")
@@ -70,7 +85,7 @@ def card_for(model_type: str) -> Card:
     return supported[model_type]
 
 
-def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code: bool) -> Adapter:
+def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code: bool, random_init: bool) -> Adapter:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import transformers
     from transformers import AutoConfig
@@ -93,6 +108,11 @@ def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code:
         )
     except OSError as err:
         raise ModelLoadError(f"{spec}: {err} (only safetensors weights are loaded)") from None
+    if random_init:
+        with torch.random.fork_rng():
+            torch.manual_seed(RANDOM_INIT_SEED)
+            model = cls._from_config(model.config, dtype=DTYPES[dtype])
+        spec = f"{spec} (random init)"
     if card.submodule and hasattr(model, card.submodule):
         model = getattr(model, card.submodule)
     preprocess, note = _hf_preprocess(target, model)

@@ -143,6 +143,19 @@ class Preprocess:
             resample=int(cfg.get("resample", 3)),
         )
 
+    @classmethod
+    def from_json(cls, d: dict) -> Preprocess:
+        """Inverse of `to_json`."""
+        return cls(
+            resize=tuple(d["resize"][:1]) + (tuple(d["resize"][1]) if isinstance(d["resize"][1], list) else d["resize"][1],) if d["resize"] else None,
+            crop=tuple(d["crop"]) if d["crop"] else None,
+            pad=tuple(d["pad"]) if d["pad"] else None,
+            mean=tuple(d["mean"]),
+            std=tuple(d["std"]),
+            rescale=d["rescale"],
+            resample=d["resample"],
+        )
+
     def to_json(self) -> dict:
         return {
             "resize": list(self.resize) if self.resize else None,

@@ -88,8 +88,11 @@ def to_csv(table: list[dict]) -> str:
     return buf.getvalue()
 
 
-def to_markdown(table: list[dict]) -> str:
-    """A Markdown table; value and CI are shown as ``v [lo, hi]``; empty columns are dropped."""
+def to_markdown(table: list[dict], breakdowns: bool = False) -> str:
+    """A Markdown table; value and CI are shown as ``v [lo, hi]``; empty columns are dropped.
+    Breakdown rows (metric names like ``accuracy[size=small]``) only when asked."""
+    if not breakdowns:
+        table = [row for row in table if "[" not in row["metric"]]
     if not table:
         return "_no results_\n"
     skip = {"value", "low", "high"}

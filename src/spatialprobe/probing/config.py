@@ -1,0 +1,99 @@
+"""`ProbeConfig`: one config drives sites × pools × tasks × probes × seeds, validated with paths."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from spatialprobe.probing.design import CONDITIONING
+from spatialprobe.probing.text import ENCODERS
+
+CONTROLS = ("control_task", "blind", "random_init", "baselines")
+
+
+class ConfigError(ValueError):
+    """A bad config field: the message gives its path and the allowed values."""
+
+
+@dataclass
+class ProbeConfig:
+    model: str
+    data: str
+    sites: list[str]
+    tasks: list
+    pools: list[str] = field(default_factory=lambda: ["mean"])
+    probes: list[str] = field(default_factory=lambda: ["ridge"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    text: str = "bow"
+    conditioning: str = "bilinear"
+    controls: list[str] = field(default_factory=lambda: list(CONTROLS))
+    store: str | None = None
+    out: str = "runs/probe"
+    batch_size: int = 64
+    min_train: int = 20
+    bootstrap: int = 1000
+
+    def __post_init__(self) -> None:
+        from spatialprobe.registry import PROBES, TASKS
+
+        for name in ("sites", "tasks", "pools", "probes", "seeds", "controls"):
+            if not isinstance(getattr(self, name), list) or not getattr(self, name) and name not in ("controls",):
+                raise ConfigError(f"config.{name}: expected a non-empty list, got {getattr(self, name)!r}")
+        valid_tasks = TASKS.names()
+        for i, task in enumerate(self.tasks):
+            name = task if isinstance(task, str) else (task.get("name") if isinstance(task, dict) else None)
+            if name not in valid_tasks:
+                raise ConfigError(f"config.tasks[{i}]: unknown task {name!r}; valid: {', '.join(valid_tasks)}")
+        for i, probe in enumerate(self.probes):
+            if probe not in PROBES.names():
+                raise ConfigError(f"config.probes[{i}]: unknown probe {probe!r}; valid: {', '.join(PROBES.names())}")
+        from spatialprobe.features.pools import POOLS
+
+        for i, pool in enumerate(self.pools):
+            if pool not in POOLS:
+                raise ConfigError(f"config.pools[{i}]: unknown pool {pool!r}; valid: {', '.join(POOLS)}")
+        for i, control in enumerate(self.controls):
+            if control not in CONTROLS:
+                raise ConfigError(f"config.controls[{i}]: unknown control {control!r}; valid: {', '.join(CONTROLS)}")
+        if self.text not in ENCODERS:
+            raise ConfigError(f"config.text: unknown encoder {self.text!r}; valid: {', '.join(ENCODERS)}")
+        if self.conditioning not in CONDITIONING:
+            raise ConfigError(f"config.conditioning: {self.conditioning!r}; valid: {', '.join(CONDITIONING)}")
+        if not all(isinstance(s, int) for s in self.seeds):
+            raise ConfigError(f"config.seeds: integers please, got {self.seeds!r}")
+
+    def task_specs(self) -> list[tuple[str, dict]]:
+        """(task name, options) per task entry."""
+        return [(t, {}) if isinstance(t, str) else (t["name"], {k: v for k, v in t.items() if k != "name"}) for t in self.tasks]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ProbeConfig:
+        if not isinstance(d, dict):
+            raise ConfigError(f"config: expected a mapping, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        for key in d:
+            if key not in known:
+                raise ConfigError(f"config.{key}: unknown field; valid: {', '.join(sorted(known))}")
+        for key in ("model", "data", "sites", "tasks"):
+            if key not in d:
+                raise ConfigError(f"config.{key}: missing")
+        d = dict(d)
+        if isinstance(d["sites"], str):
+            d["sites"] = [d["sites"]]
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> ProbeConfig:
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML ({err})") from None
+        try:
+            return cls.from_dict(data)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,68 @@
+"""Design matrices: a site's pooled features for each item, optionally conditioned on its text."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spatialprobe.features.pools import POOLS, PoolError, pool
+from spatialprobe.features.reader import FeatureStore
+from spatialprobe.probing.items import Items, ProbingError
+
+CONDITIONING = ("concat", "bilinear")
+MAX_BILINEAR = 40_000
+
+
+def check_pool(task, site: str, pool_name: str, store: FeatureStore) -> None:
+    """Refuse a pool that does not fit the task before any training starts."""
+    if pool_name not in POOLS:
+        raise ProbingError(f"unknown pool {pool_name!r}; valid pools: {', '.join(POOLS)}")
+    p = POOLS[pool_name]
+    if task.location and p.uses_object_mask:
+        raise ProbingError(
+            f"task {task.name} asks where something is, and pool {pool_name!r} chooses tokens with the object's mask: "
+            "positional embeddings alone would answer it. Use a scene-level pool (all, patches, queries, mean, cls)."
+        )
+    if p.level == "object" and task.level != "object":
+        raise ProbingError(f"pool {pool_name!r} reads one object's tokens; task {task.name} asks about whole scenes or texts")
+    if site not in store.layouts:
+        raise ProbingError(f"the store has no site {site!r}; stored: {', '.join(store.layouts)}")
+
+
+def visual(store: FeatureStore, site: str, pool_name: str, items: Items, seed: int, scene_rows: np.ndarray | None = None) -> np.ndarray:
+    """(n, d) float32 features of each item (token sets are flattened)."""
+    rows = items.scene_row if scene_rows is None else scene_rows
+    try:
+        if POOLS[pool_name].level == "object":
+            x = pool(store, site, pool_name, items.object_index, seed=seed)
+        else:
+            unique, inverse = np.unique(rows, return_inverse=True)
+            x = pool(store, site, pool_name, unique, seed=seed)[inverse]
+    except PoolError as err:
+        raise ProbingError(str(err)) from None
+    return x.reshape(len(items), -1).astype(np.float32, copy=False)
+
+
+def condition(v: np.ndarray, t: np.ndarray | None, mode: str, t_basis: np.ndarray | None = None) -> np.ndarray:
+    """Join visual and text features: concatenation, or the flattened outer product v ⊗ t' with t
+    projected on ``t_basis`` (a few principal directions of the training texts)."""
+    if t is None:
+        return v
+    if mode == "concat":
+        return np.concatenate([v, t], axis=1)
+    if mode != "bilinear":
+        raise ProbingError(f"unknown conditioning {mode!r}; valid: {', '.join(CONDITIONING)}")
+    tp = t @ t_basis
+    tp = np.concatenate([tp, np.ones((len(tp), 1), tp.dtype)], axis=1)  # keep v itself (the ones column)
+    if v.shape[1] * tp.shape[1] > MAX_BILINEAR:
+        raise ProbingError(
+            f"bilinear features would have {v.shape[1]}×{tp.shape[1]} = {v.shape[1] * tp.shape[1]:,} dimensions "
+            f"(max {MAX_BILINEAR:,}); use a smaller pool (mean, cls) or conditioning 'concat'"
+        )
+    return (v[:, :, None] * tp[:, None, :]).reshape(len(v), -1)
+
+
+def text_basis(t_train: np.ndarray, k: int = 8) -> np.ndarray:
+    """The top-k principal directions of the training texts' features."""
+    centred = t_train - t_train.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return vt[: min(k, len(vt))].T.astype(np.float32)

@@ -1,0 +1,1 @@
+"""Probes: one module per probe, each registering a `Probe` subclass in `PROBES`."""

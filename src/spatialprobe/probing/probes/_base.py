@@ -1,0 +1,107 @@
+"""The probe interface: scikit-learn shaped (`fit`, `predict`, `score`) on arrays, saved as safetensors + JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spatialprobe.probing.items import ProbingError
+
+KINDS = ("classification", "regression", "multilabel")
+
+
+class Probe:
+    """Base class. ``fit(X, y, X_val, y_val)`` with X of shape (n, d) — or (L, n, d) for probes that
+    fit L feature sets (layers) at once — and y as class indices (classification) or (n, k)
+    floats. Validation rows are used only to choose hyper-parameters; test rows never reach `fit`."""
+
+    name = "probe"
+    kinds: tuple[str, ...] = KINDS
+
+    def __init__(self, kind: str, seed: int = 0):
+        if kind not in self.kinds:
+            raise ProbingError(f"probe {self.name!r} does not fit {kind} tasks (it fits: {', '.join(self.kinds)})")
+        self.kind, self.seed = kind, seed
+        self.classes_: np.ndarray | None = None
+
+    # -- subclasses implement these three ------------------------------------------------------
+    def fit(self, X, y, X_val=None, y_val=None) -> Probe:
+        raise NotImplementedError
+
+    def decision(self, X) -> np.ndarray:
+        """Raw outputs: class scores (n, k), regression values (n, k), or label scores (n, k)."""
+        raise NotImplementedError
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------------------
+    def _classes(self, y: np.ndarray) -> np.ndarray:
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ProbingError(f"the training labels have a single class ({classes.tolist()}): nothing to probe")
+        self.classes_ = classes
+        return np.searchsorted(classes, y)
+
+    def predict(self, X) -> np.ndarray:
+        out = self.decision(X)
+        if self.kind == "classification":
+            return self.classes_[out.argmax(axis=-1)]
+        if self.kind == "multilabel":
+            return (out >= 0.5).astype(np.float64)
+        return out
+
+    def score(self, X, y) -> float:
+        """Accuracy (classification), label accuracy (multi-label) or R² (regression)."""
+        pred = self.predict(X)
+        if self.kind == "regression":
+            y = np.asarray(y, dtype=np.float64)
+            return float(1 - ((pred - y) ** 2).sum() / (((y - y.mean(axis=0)) ** 2).sum() * (pred.size // y.size)))
+        return float((pred == np.asarray(y)).mean())
+
+    def config(self) -> dict:
+        return {"probe": self.name, "kind": self.kind, "seed": self.seed}
+
+    def save(self, directory: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.contiguous() for k, v in self.tensors().items()}
+        save_file(tensors, str(directory / "probe.safetensors"))
+        meta = {**self.config(), "classes": None if self.classes_ is None else self.classes_.tolist()}
+        (directory / "probe.json").write_text(json.dumps(meta, indent=2))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Probe:
+        """Load any saved probe (the JSON names its class)."""
+        from safetensors.torch import load_file
+
+        from spatialprobe.registry import PROBES
+
+        directory = Path(directory)
+        meta = json.loads((directory / "probe.json").read_text())
+        probe_cls = PROBES.get(meta["probe"])
+        probe = probe_cls.from_config(meta)
+        probe.classes_ = None if meta["classes"] is None else np.array(meta["classes"])
+        probe.load_tensors(load_file(str(directory / "probe.safetensors")))
+        return probe
+
+    @classmethod
+    def from_config(cls, meta: dict) -> Probe:
+        return cls(meta["kind"], seed=meta["seed"])
+
+    def load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        raise NotImplementedError
+
+
+def targets(kind: str, y: np.ndarray, n_classes: int | None = None) -> np.ndarray:
+    """Regression targets for a least-squares fit: one-hot for classes, as-is otherwise."""
+    if kind == "classification":
+        return np.eye(n_classes)[y]
+    y = np.asarray(y, dtype=np.float64)
+    return y[:, None] if y.ndim == 1 else y

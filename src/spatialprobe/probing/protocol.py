@@ -1,0 +1,250 @@
+"""The frozen protocol: probes on stored features, every control beside every number.
+
+`run(config)` extracts (or reuses) the stores it needs, builds each task's items, checks every
+(task, site, pool, probe) combination before training anything, then fits each probe on
+``probe_train`` (hyper-parameters on ``probe_val``) and scores it on ``test`` with cluster-bootstrap
+CIs over test scenes. Each measurement is one results record with its per-item predictions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from spatialprobe.probing import controls
+from spatialprobe.probing.config import ProbeConfig
+from spatialprobe.probing.design import check_pool, condition, text_basis, visual
+from spatialprobe.probing.items import Items, ProbingError
+from spatialprobe.probing.text import encode
+
+SPLITS = ("probe_train", "probe_val", "test")
+
+
+def check_items(task, items: Items, min_train: int) -> None:
+    """Too few rows or a single class: a clear error before any training."""
+    counts = {s: int((items.split == s).sum()) for s in SPLITS}
+    if counts["probe_train"] < min_train or counts["probe_val"] < 2:
+        raise ProbingError(f"task {task.name}: too few items per split {counts} (need ≥ {min_train} in probe_train, ≥ 2 in probe_val)")
+    if len(np.unique(items.scene_id[items.split == "test"])) < 2:
+        raise ProbingError(f"task {task.name}: the test split needs at least 2 scenes for an interval")
+    if task.kind == "classification" and len(np.unique(items.target[items.split == "probe_train"])) < 2:
+        raise ProbingError(f"task {task.name}: the training labels have a single class")
+
+
+def fit_and_predict(probe_cls, kind: str, seed: int, X: dict[str, np.ndarray], y: dict[str, np.ndarray]):
+    """Fit on train (λ on val) and predict test. Only train and val rows reach `fit`."""
+    probe = probe_cls(kind, seed=seed).fit(X["probe_train"], y["probe_train"], X["probe_val"], y["probe_val"])
+    return probe, probe.predict(X["test"])
+
+
+def estimates(task, pred, items: Items, n_resamples: int, seed: int):
+    """Per-item metric values → Estimates (headline metric also broken down by each group)."""
+    from spatialprobe.results.stats import cluster_bootstrap
+
+    per_item = task.metrics(pred, items)
+    out = {name: cluster_bootstrap(v, items.scene_id, n_resamples=n_resamples, seed=seed) for name, v in per_item.items()}
+    headline = next(iter(per_item))
+    for group, values in items.groups.items():
+        for value in np.unique(values):
+            mask = values == value
+            if len(np.unique(items.scene_id[mask])) >= 2:
+                out[f"{headline}[{group}={value}]"] = cluster_bootstrap(per_item[headline][mask], items.scene_id[mask], n_resamples=n_resamples, seed=seed)
+    return out, per_item
+
+
+def _prediction_rows(items: Items, pred) -> list[dict]:
+    pred = np.asarray(pred)
+    return [
+        {"scene": s, "item": i, "prediction": p.tolist() if hasattr(p, "tolist") else p, "target": t.tolist() if hasattr(t, "tolist") else t}
+        for s, i, p, t in zip(items.scene_id, items.item_id, pred, items.target)
+    ]
+
+
+class Runner:
+    """State of one `run`: stores, items, text features, and the results it writes."""
+
+    def __init__(self, config: ProbeConfig, progress: bool = True):
+        from spatialprobe.results.store import ResultStore
+
+        self.config, self.progress = config, progress
+        self.out = Path(config.out)
+        self.results = ResultStore(self.out / "results")
+        self.records = []
+
+    def _store(self, adapter, dataset):
+        from spatialprobe.features.extraction import extract
+        from spatialprobe.features.reader import FeatureStore
+
+        result = extract(adapter, dataset, self.config.sites, root=self.config.store, batch_size=self.config.batch_size, progress=self.progress)
+        return FeatureStore(result.directory)
+
+    def prepare(self):
+        from spatialprobe.models import load_model
+        from spatialprobe.registry import PROBES, TASKS
+        from spatialprobe.scenes import SceneDataset
+
+        cfg = self.config
+        self.dataset = SceneDataset(cfg.data)
+        self.scenes = self.dataset.scenes()
+        self.adapter = load_model(cfg.model)
+        self.store = self._store(self.adapter, self.dataset)
+        self.random_store = None
+        if "random_init" in cfg.controls:
+            self.random_store = self._store(load_model(cfg.model, random_init=True), self.dataset)
+        self.tasks = []
+        meta = self.dataset.metadata
+        for name, options in cfg.task_specs():
+            task = TASKS.get(name)
+            items = task.build(self.scenes, self.store, {"predicate_sets": meta.get("predicate_sets"), **options})
+            check_items(task, items, cfg.min_train)
+            for probe in cfg.probes:
+                PROBES.get(probe)(task.kind)  # raises if the probe cannot fit this kind of task
+            for site in self.store.sites:
+                for pool_name in cfg.pools:
+                    check_pool(task, site, pool_name, self.store)
+            self.tasks.append((task, options, items))
+
+    def _text(self, items: Items):
+        if items.text is None:
+            return None, None
+        train_texts = [t for t, s in zip(items.text, items.split) if s == "probe_train"]
+        weights = self.store.manifest["components"]["weights"]
+        t = encode(items.text, train_texts, self.config.text, Path(self.store.dir).parent, self.adapter, weights)
+        basis = text_basis(t[items.split == "probe_train"]) if self.config.conditioning == "bilinear" else None
+        return t, basis
+
+    def _design(self, store, site, pool_name, items, t, basis, seed, rows=None):
+        v = visual(store, site, pool_name, items, seed, rows)
+        x = condition(v, t, self.config.conditioning, basis)
+        return {s: x[items.split == s] for s in SPLITS}
+
+    def _record(self, task, options, site, probe, pool_name, seed, control, metrics, items_test, pred, extra=None):
+        from spatialprobe.results.origin import provenance
+        from spatialprobe.results.record import ResultRecord
+
+        cond = {"pool": pool_name, "control": control, **({"options": options} if options else {})}
+        if task.conditioned:
+            cond.update(text=self.config.text, conditioning=self.config.conditioning)
+        record = ResultRecord(
+            task=task.name,
+            model=self.config.model,
+            site=site,
+            probe=probe,
+            protocol="frozen",
+            seed=seed,
+            condition=cond,
+            metrics=metrics,
+            config={**self.config.to_dict(), **(extra or {})},
+            provenance=provenance(seed=seed, dtype="float32", store=self.store.manifest["key"], store_hash=self.store.manifest["store_hash"]),
+        )
+        self.results.write(record, None if pred is None else _prediction_rows(items_test, pred))
+        self.records.append(record)
+        return record
+
+    def run(self) -> list:
+        from spatialprobe.registry import PROBES
+        from spatialprobe.results.stats import paired_difference
+
+        cfg = self.config
+        for task, options, items in self.tasks:
+            t, basis = self._text(items)
+            test = items.of("test")
+            y = {s: items.target[items.split == s] for s in SPLITS}
+            if "baselines" in cfg.controls:
+                for name, pred in controls.baselines(task.kind, items.of("probe_train"), test).items():
+                    metrics, _ = estimates(task, pred, test, cfg.bootstrap, 0)
+                    self._record(task, options, None, f"baseline:{name}", None, None, "baseline", metrics, test, pred)
+            for seed in cfg.seeds:
+                control_y = None
+                if "control_task" in cfg.controls and items.control_key is not None:
+                    c = controls.control_targets(items, seed)
+                    control_y = ({s: c[items.split == s] for s in SPLITS}, c[items.split == "test"])
+                for pool_name in cfg.pools:
+                    for probe_name in cfg.probes:
+                        probe_cls = PROBES.get(probe_name)
+                        for site in self.store.sites:
+                            X = self._design(self.store, site, pool_name, items, t, basis, seed)
+                            probe, pred = fit_and_predict(probe_cls, task.kind, seed, X, y)
+                            metrics, per_item = estimates(task, pred, test, cfg.bootstrap, seed)
+                            hyper = {"chosen": {k: v for k, v in probe.config().items() if k != "alphas"}}
+                            self._record(task, options, site, probe_name, pool_name, seed, "none", metrics, test, pred, hyper)
+                            if control_y is not None:
+                                cy, ctest = control_y
+                                _, cpred = fit_and_predict(probe_cls, task.kind, seed, X, cy)
+                                ctest_items = Items(**{**test.__dict__, "target": ctest})
+                                cmetrics, c_item = estimates(task, cpred, ctest_items, cfg.bootstrap, seed)
+                                head = next(iter(per_item))
+                                sign = -1.0 if head == "point_l1" else 1.0  # lower point-L1 is better
+                                cmetrics["selectivity"] = paired_difference(
+                                    sign * per_item[head], sign * c_item[head], test.scene_id, n_resamples=cfg.bootstrap, seed=seed
+                                )
+                                self._record(task, options, site, probe_name, pool_name, seed, "control_task", cmetrics, ctest_items, cpred)
+                            if "blind" in cfg.controls and task.level != "object":
+                                Xb = self._design(self.store, site, pool_name, items, t, basis, seed, controls.blind_rows(items, seed))
+                                _, bpred = fit_and_predict(probe_cls, task.kind, seed, Xb, y)
+                                bmetrics, _ = estimates(task, bpred, test, cfg.bootstrap, seed)
+                                self._record(task, options, site, probe_name, pool_name, seed, "blind", bmetrics, test, bpred)
+                            if self.random_store is not None:
+                                Xr = self._design(self.random_store, site, pool_name, items, t, basis, seed)
+                                _, rpred = fit_and_predict(probe_cls, task.kind, seed, Xr, y)
+                                rmetrics, _ = estimates(task, rpred, test, cfg.bootstrap, seed)
+                                self._record(task, options, site, probe_name, pool_name, seed, "random_init", rmetrics, test, rpred)
+        self._structure()
+        return self.records
+
+    def _structure(self) -> None:
+        """M1 = A_ss and M2 = A_sp / A_pp from paired object_identity runs on the same scenes."""
+        from spatialprobe.results.stats import bootstrap
+
+        acc = defaultdict(dict)
+        for r in self.records:
+            opts = r.condition.get("options", {})
+            if r.task != "object_identity" or r.condition["control"] != "none" or opts.get("pairing") != "paired":
+                continue
+            key = (r.site, r.probe, r.condition["pool"], r.seed)
+            rows = self.results.predictions(r)
+            values = np.array([float(row["prediction"] == row["target"]) for row in rows])
+            acc[key][(opts.get("source", "primary")[0], opts.get("target", "primary")[0])] = (values, np.array([row["scene"] for row in rows]))
+        for (site, probe, pool_name, seed), a in acc.items():
+            if not {("s", "s"), ("s", "p"), ("p", "p")} <= set(a):
+                continue
+            metrics = {
+                "M1 (binding, A_ss)": bootstrap({"ss": a[("s", "s")]}, n_resamples=self.config.bootstrap, seed=seed),
+                "M2 (segregation, A_sp/A_pp)": bootstrap(
+                    {"sp": a[("s", "p")], "pp": a[("p", "p")]}, lambda m: m["sp"] / m["pp"], n_resamples=self.config.bootstrap, seed=seed
+                ),
+            }
+            task = type("T", (), {"name": "object_identity.structure", "conditioned": False})()
+            self._record(task, {}, site, probe, pool_name, seed, "none", metrics, None, None)
+
+
+def run(config: ProbeConfig | dict | str | Path, progress: bool = True) -> list:
+    """Run a probing config (a `ProbeConfig`, a dict, or a YAML path); returns the results records."""
+    if isinstance(config, (str, Path)):
+        config = ProbeConfig.from_yaml(config)
+    elif isinstance(config, dict):
+        config = ProbeConfig.from_dict(config)
+    runner = Runner(config, progress)
+    runner.prepare()
+    records = runner.run()
+    _summarise(runner)
+    return records
+
+
+def probe(model: str, data: str, sites, tasks, **options) -> list:
+    """The Python API, equal to ``spatialprobe probe``: ``probe("toy:small-qformer", "data/shapes",
+    ["vision.layer.*"], ["region_cell"], pools=["mean"], out="runs/x")``."""
+    return run(ProbeConfig(model=model, data=str(data), sites=list(sites) if not isinstance(sites, str) else [sites], tasks=list(tasks), **options))
+
+
+def _summarise(runner: Runner) -> None:
+    import json
+
+    from spatialprobe.results.store import rows, to_csv, to_markdown
+
+    table = rows(runner.records)
+    (runner.out / "summary.csv").write_text(to_csv(table))
+    (runner.out / "summary.md").write_text(to_markdown(table))
+    (runner.out / "config.json").write_text(json.dumps(runner.config.to_dict(), indent=2) + "\n")

@@ -1,0 +1,1 @@
+"""Probing tasks: one module per task, each registering a `Task` in `TASKS`."""

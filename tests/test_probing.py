@@ -1,0 +1,232 @@
+"""Probing: task labels on hand-made scenes, metrics, probes, controls, protocol hygiene."""
+
+import numpy as np
+import pytest
+
+from spatialprobe.features import FeatureStore, extract
+from spatialprobe.geometry import Box
+from spatialprobe.models import load_model
+from spatialprobe.probing import ProbeConfig, ProbingError, run
+from spatialprobe.probing.config import ConfigError
+from spatialprobe.probing.controls import blind_rows, control_targets
+from spatialprobe.probing.design import check_pool
+from spatialprobe.probing.protocol import fit_and_predict
+from spatialprobe.probing.tasks._referring import box_metrics
+from spatialprobe.registry import PROBES, TASKS
+from spatialprobe.scenes import Caption, DatasetWriter, Expression, Mask, Relation, Scene, SceneDataset, SceneObject, Word
+from spatialprobe.scenes.sources.synthetic import SyntheticConfig, build
+
+F = (64, 64)
+
+
+def _hand_scene(i: int, split: str, image: str) -> Scene:
+    # a large red circle top-left, a small blue square bottom-right
+    return Scene(
+        id=f"h{i}", image=image, width=64, height=64, split=split, source="hand",
+        objects=(
+            SceneObject(1, Box.xyxy(0, 0, 20, 20, F), "circle", {"colour": "red", "size": "large"}, Mask("polygons", [[0, 0, 20, 0, 20, 20, 0, 20]])),
+            SceneObject(2, Box.xyxy(40, 48, 52, 60, F), "square", {"colour": "blue", "size": "small"}, Mask("polygons", [[40, 48, 52, 48, 52, 60, 40, 60]])),
+        ),
+        expressions=(Expression("e0", "the red circle", 1), Expression("e1", "the blue square", 2)),
+        relations=(Relation("r0", "the red circle is left of the blue square", "left of", True, 1, 2),
+                   Relation("r1", "the blue square is left of the red circle", "left of", False, 2, 1)),
+        captions=(Caption("c0", "a red circle", "coarse", (1,), (Word(0, 1, 1), Word(2, 5, 1), Word(6, 12, 1))),),
+    )
+
+
+@pytest.fixture(scope="module")
+def hand(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hand")
+    from PIL import Image
+
+    Image.new("RGB", F, "gray").save(root / "img.png")
+    out = root / "ds"
+    with DatasetWriter(out) as w:
+        for i, split in enumerate(["probe_train", "probe_val", "test", "test"]):
+            w.add(_hand_scene(i, split, str(root / "img.png")))
+        w.finish({"source": "hand"})
+    data = SceneDataset(out)
+    store = FeatureStore(extract(load_model("toy:tiny-qformer"), data, ["vision.layer.1", "connector.out"], root=root / "st", progress=False).directory)
+    return data, store
+
+
+def test_task_labels_on_hand_made_scenes(hand):
+    data, store = hand
+    scenes = data.scenes()
+    cells = TASKS.get("region_cell").build(scenes, store, {"grid": 4})
+    assert cells.target[:2].tolist() == [0, 14]  # centres (10, 10) → cell (0, 0); (46, 54) → row 3, col 2
+    boxes = TASKS.get("referring_box").build(scenes, store, {})
+    np.testing.assert_allclose(boxes.target[0], [10 / 64, 10 / 64, 20 / 64, 20 / 64])
+    np.testing.assert_allclose(boxes.target[1], [46 / 64, 54 / 64, 12 / 64, 12 / 64])
+    rel = TASKS.get("relation").build(scenes, store, {"predicate_sets": {"seen": ["left of"]}})
+    assert rel.target[:2].tolist() == [1, 0] and rel.groups["predicate_set"][0] == "seen"
+    presence = TASKS.get("presence").build(scenes, store, {})
+    assert presence.classes == ["circle", "square"] and presence.target[0].tolist() == [1, 1]
+    words = TASKS.get("word_location").build(scenes, store, {})
+    assert len(words) == 12 and words.text[1] == "red | a red circle"
+    np.testing.assert_allclose(words.target[0], boxes.target[0])
+    ident = TASKS.get("object_identity").build(scenes, store, {})
+    assert ident.target[:2].tolist() == [0, 1]  # circle, square
+    paired = TASKS.get("object_identity").build(scenes, store, {"pairing": "paired", "source": "secondary", "target": "primary", "balance": False})
+    assert set(paired.target) == {0}  # the primary (largest) is the circle
+    objects = store.objects()
+    assert objects["id"][paired.object_index[0]] == 2  # tokens come from the secondary (the square)
+
+
+def test_box_metrics_against_hand_computed_values():
+    class Fake:
+        target = np.array([[0.5, 0.5, 0.2, 0.2], [0.5, 0.5, 0.2, 0.2]])
+
+    pred = np.array([[0.5, 0.5, 0.2, 0.2], [0.55, 0.55, 0.2, 0.2]])
+    m = box_metrics(pred, Fake)
+    # shifted by half a side along both axes: intersection 0.15², union 2·0.04 − 0.0225
+    assert m["IoU"].tolist() == pytest.approx([1.0, 0.0225 / (0.08 - 0.0225)])
+    assert m["ACC@0.5"].tolist() == [1.0, 0.0] and m["Center_ACC"].tolist() == [1.0, 1.0]
+
+
+def _planted(n, d, seed, classes=4):
+    rng = np.random.default_rng(seed)
+    means = rng.normal(scale=3, size=(classes, d))
+    y = rng.integers(0, classes, n)
+    return means[y] + rng.normal(size=(n, d)), y
+
+
+def test_ridge_recovers_a_planted_signal_and_batches_layers():
+    X, y = _planted(600, 30, 0)
+    Xv, yv = _planted(200, 30, 1)
+    Xv = Xv  # noqa: PLW0127
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=X.shape)
+    ridge = PROBES.get("ridge")
+    one = ridge("classification").fit(X, y, _planted(200, 30, 0)[0][:200], y[:200])
+    assert one.score(X, y) > 0.95
+    stack = np.stack([X, noise])
+    both = ridge("classification").fit(stack, y, stack[:, :200], y[:200])
+    np.testing.assert_allclose(both.coef_[0], ridge("classification").fit(X, y, X[:200], y[:200]).coef_[0])
+    assert both.predict(stack).shape == (2, 600)
+    w = rng.normal(size=30)
+    reg = ridge("regression").fit(X, X @ w + 1.0, X[:100], X[:100] @ w + 1.0)
+    assert reg.score(X, X @ w + 1.0) > 0.999
+
+
+def test_ridge_dual_and_primal_agree():
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(40, 100)), rng.normal(size=40)  # more features than rows: dual
+    Xv, yv = rng.normal(size=(20, 100)), rng.normal(size=20)
+    ridge = PROBES.get("ridge")
+    dual = ridge("regression", alphas=[1.0]).fit(X, y, Xv, yv)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    lam = 1.0 * np.linalg.eigvalsh(Xc @ Xc.T).clip(0).mean()
+    w = np.linalg.solve(Xc.T @ Xc + lam * np.eye(100), Xc.T @ yc)
+    np.testing.assert_allclose(dual.coef_[0, :, 0].numpy(), w, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["ridge", "logistic", "perceptron"])
+def test_no_probe_sees_test_rows(name):
+    """Poison the test split's features and labels: weights and chosen λ do not change."""
+    X, y = _planted(300, 12, 0)
+    Xv, yv = _planted(100, 12, 1)
+    Xt, yt = _planted(100, 12, 2)
+    probe_cls = PROBES.get(name)
+    clean, _ = fit_and_predict(probe_cls, "classification", 0, {"probe_train": X, "probe_val": Xv, "test": Xt}, {"probe_train": y, "probe_val": yv, "test": yt})
+    poisoned, _ = fit_and_predict(probe_cls, "classification", 0, {"probe_train": X, "probe_val": Xv, "test": Xt * 1e6 + 7}, {"probe_train": y, "probe_val": yv, "test": (yt + 1) % 4})
+    for k, v in clean.tensors().items():
+        np.testing.assert_array_equal(v.numpy(), poisoned.tensors()[k].numpy())
+    assert clean.config() == poisoned.config()
+
+
+@pytest.mark.parametrize("name, kind", [("ridge", "classification"), ("ridge", "regression"), ("logistic", "multilabel"), ("perceptron", "classification")])
+def test_save_load_gives_identical_predictions(name, kind, tmp_path):
+    X, y = _planted(200, 8, 0)
+    if kind == "regression":
+        y = X[:, :2] * 2
+    if kind == "multilabel":
+        y = np.stack([y % 2, y // 2], axis=1).astype(float)
+    probe = PROBES.get(name)(kind).fit(X, y, X[:50], y[:50])
+    probe.save(tmp_path / "p")
+    loaded = type(probe).load(tmp_path / "p")
+    np.testing.assert_array_equal(probe.predict(X), loaded.predict(X))
+
+
+def test_the_control_task_is_memorisable_and_not_readable_from_noise():
+    from spatialprobe.probing.items import Items
+
+    rng = np.random.default_rng(0)
+    n = 900
+    keys = [f"type{k}" for k in rng.integers(0, 30, n)]
+    split = np.array(["probe_train"] * 500 + ["probe_val"] * 200 + ["test"] * 200)
+    items = Items(scene_id=np.arange(n).astype(str), item_id=np.zeros(n).astype(str), split=split, scene_row=np.arange(n),
+                  target=rng.integers(0, 4, n), control_key=keys)
+    c = control_targets(items, seed=0)
+    assert all(c[i] == c[j] for i in range(50) for j in range(50) if keys[i] == keys[j])
+    one_hot = np.eye(30)[[int(k[4:]) for k in keys]]
+    ridge = PROBES.get("ridge")
+    fit = lambda X: fit_and_predict(ridge, "classification", 0, {s: X[split == s] for s in ("probe_train", "probe_val", "test")}, {s: c[split == s] for s in ("probe_train", "probe_val", "test")})[1]  # noqa: E731
+    assert (fit(one_hot) == c[split == "test"]).mean() > 0.95  # a memorising probe learns the type → label map
+    noise = rng.normal(size=(n, 30))
+    assert (fit(noise) == c[split == "test"]).mean() < 0.45  # no access to the type: about chance (~1/4)
+
+
+def test_blind_rows_never_keep_their_own_scene():
+    from spatialprobe.probing.items import Items
+
+    split = np.array(["test"] * 6 + ["probe_train"] * 4)
+    items = Items(scene_id=np.arange(10).astype(str), item_id=np.zeros(10).astype(str), split=split, scene_row=np.arange(10), target=np.zeros(10))
+    rows = blind_rows(items, seed=3)
+    assert (rows != np.arange(10)).all()
+    assert set(rows[:6]) == set(range(6)) and set(rows[6:]) == set(range(6, 10))
+
+
+def test_bad_requests_are_refused_before_training(hand):
+    data, store = hand
+    with pytest.raises(ProbingError, match="positional embeddings alone would answer it"):
+        check_pool(TASKS.get("referring_box"), "vision.layer.1", "object_mean", store)
+    with pytest.raises(ProbingError, match="reads one object's tokens"):
+        check_pool(TASKS.get("presence"), "vision.layer.1", "object_random", store)
+    with pytest.raises(ProbingError, match="does not fit regression"):
+        PROBES.get("perceptron")("regression")
+    with pytest.raises(ProbingError, match="single class"):
+        PROBES.get("ridge")("classification").fit(np.zeros((5, 2)), np.zeros(5), np.zeros((2, 2)), np.zeros(2))
+    with pytest.raises(ProbingError, match="too few items per split"):
+        run({"model": "toy:tiny-qformer", "data": str(data.root), "sites": ["connector.out"], "tasks": ["relation"], "store": str(store.dir.parent), "out": str(store.dir.parent / "r")}, progress=False)
+    with pytest.raises(ConfigError, match=r"config.tasks\[0\]: unknown task 'where'; valid: object_identity"):
+        ProbeConfig(model="toy:x", data="d", sites=["a"], tasks=["where"])
+    with pytest.raises(ConfigError, match="config.pool: unknown field"):
+        ProbeConfig.from_dict({"model": "toy:x", "data": "d", "sites": ["a"], "tasks": ["relation"], "pool": "mean"})
+
+
+def test_a_full_run_writes_records_with_intervals_and_predictions(tmp_path):
+    from spatialprobe.cli.main import main
+    from spatialprobe.results import ResultStore
+
+    data = build(SyntheticConfig(n=240, seed=5), tmp_path / "scenes", workers=1, progress=False)
+    cfg = tmp_path / "probe.yaml"
+    cfg.write_text(
+        f"model: toy:tiny-qformer\ndata: {data}\nstore: {tmp_path / 'st'}\nout: {tmp_path / 'run'}\n"
+        "sites: [vision.layer.1, connector.out]\ntasks: [region_cell, relation, object_identity, presence]\n"
+        "pools: [mean]\nprobes: [ridge]\nseeds: [0, 1]\nbootstrap: 200\n"
+    )
+    assert main(["probe", str(cfg), "--quiet"]) == 0
+    store = ResultStore(tmp_path / "run" / "results")
+    records = store.records()
+    controls = {r.condition["control"] for r in records}
+    assert {"none", "control_task", "blind", "random_init", "baseline"} <= controls
+    for r in records:
+        for est in r.metrics.values():
+            assert est.low <= est.value <= est.high
+    main_record = next(r for r in records if r.task == "region_cell" and r.condition["control"] == "none")
+    rows = store.predictions(main_record)
+    assert len(rows) == main_record.metrics["accuracy"].n
+    assert np.mean([row["prediction"] == row["target"] for row in rows]) == pytest.approx(main_record.metrics["accuracy"].value, abs=1e-6)
+    assert "selectivity" in next(r for r in records if r.condition["control"] == "control_task").metrics
+    assert (tmp_path / "run" / "summary.csv").exists() and (tmp_path / "run" / "config.json").exists()
+
+
+def test_minilm_encodes_text_offline(tmp_path):
+    from spatialprobe.probing.text import encode
+
+    texts = ["the red circle is left of the blue square", "the blue square is right of the red circle", "a green star"]
+    e = encode(texts, texts, "minilm", tmp_path)
+    assert e.shape == (3, 384)
+    assert float(e[0] @ e[1]) > float(e[0] @ e[2])
+    assert list((tmp_path / "texts").glob("minilm-*.npy"))
