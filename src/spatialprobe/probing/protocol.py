@@ -120,15 +120,15 @@ class Runner:
         x = condition(v, t, self.config.conditioning, basis)
         return {s: x[items.split == s] for s in SPLITS}
 
-    def _record(self, task, options, site, probe, pool_name, seed, control, metrics, items_test, pred, extra=None):
+    def _record(self, task: str, conditioned: bool, options, site, probe, pool_name, seed, control, metrics, items_test, pred, extra=None):
         from spatialprobe.results.origin import provenance
         from spatialprobe.results.record import ResultRecord
 
         cond = {"pool": pool_name, "control": control, **({"options": options} if options else {})}
-        if task.conditioned:
+        if conditioned:
             cond.update(text=self.config.text, conditioning=self.config.conditioning)
         record = ResultRecord(
-            task=task.name,
+            task=task,
             model=self.config.model,
             site=site,
             probe=probe,
@@ -155,7 +155,7 @@ class Runner:
             if "baselines" in cfg.controls:
                 for name, pred in controls.baselines(task.kind, items.of("probe_train"), test).items():
                     metrics, _ = estimates(task, pred, test, cfg.bootstrap, 0)
-                    self._record(task, options, None, f"baseline:{name}", None, None, "baseline", metrics, test, pred)
+                    self._record(task.name, task.conditioned, options, None, f"baseline:{name}", None, None, "baseline", metrics, test, pred)
             for seed in cfg.seeds:
                 control_y = None
                 if "control_task" in cfg.controls and items.control_key is not None:
@@ -169,7 +169,7 @@ class Runner:
                             probe, pred = fit_and_predict(probe_cls, task.kind, seed, X, y)
                             metrics, per_item = estimates(task, pred, test, cfg.bootstrap, seed)
                             hyper = {"chosen": {k: v for k, v in probe.config().items() if k != "alphas"}}
-                            self._record(task, options, site, probe_name, pool_name, seed, "none", metrics, test, pred, hyper)
+                            self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "none", metrics, test, pred, hyper)
                             if control_y is not None:
                                 cy, ctest = control_y
                                 _, cpred = fit_and_predict(probe_cls, task.kind, seed, X, cy)
@@ -180,17 +180,17 @@ class Runner:
                                 cmetrics["selectivity"] = paired_difference(
                                     sign * per_item[head], sign * c_item[head], test.scene_id, n_resamples=cfg.bootstrap, seed=seed
                                 )
-                                self._record(task, options, site, probe_name, pool_name, seed, "control_task", cmetrics, ctest_items, cpred)
+                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "control_task", cmetrics, ctest_items, cpred)
                             if "blind" in cfg.controls and task.level != "object":
                                 Xb = self._design(self.store, site, pool_name, items, t, basis, seed, controls.blind_rows(items, seed))
                                 _, bpred = fit_and_predict(probe_cls, task.kind, seed, Xb, y)
                                 bmetrics, _ = estimates(task, bpred, test, cfg.bootstrap, seed)
-                                self._record(task, options, site, probe_name, pool_name, seed, "blind", bmetrics, test, bpred)
+                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "blind", bmetrics, test, bpred)
                             if self.random_store is not None:
                                 Xr = self._design(self.random_store, site, pool_name, items, t, basis, seed)
                                 _, rpred = fit_and_predict(probe_cls, task.kind, seed, Xr, y)
                                 rmetrics, _ = estimates(task, rpred, test, cfg.bootstrap, seed)
-                                self._record(task, options, site, probe_name, pool_name, seed, "random_init", rmetrics, test, rpred)
+                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "random_init", rmetrics, test, rpred)
         self._structure()
         return self.records
 
@@ -216,8 +216,7 @@ class Runner:
                     {"sp": a[("s", "p")], "pp": a[("p", "p")]}, lambda m: m["sp"] / m["pp"], n_resamples=self.config.bootstrap, seed=seed
                 ),
             }
-            task = type("T", (), {"name": "object_identity.structure", "conditioned": False})()
-            self._record(task, {}, site, probe, pool_name, seed, "none", metrics, None, None)
+            self._record("object_identity.structure", False, {}, site, probe, pool_name, seed, "none", metrics, None, None)
 
 
 def run(config: ProbeConfig | dict | str | Path, progress: bool = True) -> list:

@@ -18,10 +18,14 @@ from spatialprobe.probing.probes._base import Probe, targets
 from spatialprobe.registry import PROBES
 
 ALPHAS = np.logspace(-6, 2, 97)
+CHUNK = 16384
 
 
 def _as_batch(X) -> tuple[torch.Tensor, bool]:
-    t = torch.as_tensor(np.asarray(X), dtype=torch.float64)
+    """A float tensor (L, n, d) without copying float32 / float64 input."""
+    t = torch.as_tensor(np.asarray(X))
+    if t.dtype not in (torch.float32, torch.float64):
+        t = t.to(torch.float64)
     return (t, True) if t.ndim == 3 else (t[None], False)
 
 
@@ -42,45 +46,57 @@ class Ridge(Probe):
             Y = torch.as_tensor(targets(self.kind, yi, len(self.classes_)))
         else:
             Y, yv = torch.as_tensor(targets(self.kind, y)), np.asarray(y_val, dtype=np.float64)
-        L, n, d = X.shape
-        mu, y_mu = X.mean(dim=1, keepdim=True), Y.mean(dim=0)
-        Xc, Yc, Xvc = X - mu, Y - y_mu, Xv - mu
-        if d <= n:  # primal: eigenvectors of XᵀX
-            s, V = torch.linalg.eigh(Xc.transpose(1, 2) @ Xc)
-            B = V.transpose(1, 2) @ (Xc.transpose(1, 2) @ Yc)  # (L, d, k)
-            A = Xvc @ V  # (L, n_val, d)
-            back = V  # W = V diag(1/(s+λ)) B
-        else:  # dual: eigenvectors of XXᵀ
-            s, U = torch.linalg.eigh(Xc @ Xc.transpose(1, 2))
-            B = U.transpose(1, 2) @ Yc
-            A = (Xvc @ Xc.transpose(1, 2)) @ U
-            back = Xc.transpose(1, 2) @ U
-        s = s.clamp(min=0)
-        scale = s.mean(dim=1, keepdim=True).clamp(min=1e-12)  # (L, 1)
-        scores = np.empty((L, len(self.alphas)))
-        for j, alpha in enumerate(self.alphas):
-            inv = 1.0 / (s + alpha * scale)  # (L, m)
-            pred = (A @ (B * inv[:, :, None])) + y_mu
-            scores[:, j] = self._val_score(pred.numpy(), yv)
-        best = scores.argmax(axis=1)  # first best: ties go to the smaller λ
-        inv = 1.0 / (s + torch.as_tensor(self.alphas[best])[:, None] * scale)
-        self.coef_ = back @ (B * inv[:, :, None])  # (L, d, k)
-        self.intercept_ = y_mu - (mu @ self.coef_).squeeze(1)  # (L, k)
-        self.alpha_ = self.alphas[best]
-        self.val_scores_ = scores
+        y_mu = Y.mean(dim=0)
+        coefs, intercepts, alphas, scores = [], [], [], []
+        for layer in range(X.shape[0]):  # one layer at a time bounds memory to one centred copy
+            coef, mu, best, layer_scores = self._fit_layer(X[layer], Y - y_mu, Xv[layer], yv, y_mu)
+            coefs.append(coef)
+            intercepts.append(y_mu - mu @ coef)
+            alphas.append(self.alphas[best])
+            scores.append(layer_scores)
+        self.coef_, self.intercept_ = torch.stack(coefs), torch.stack(intercepts)
+        self.alpha_, self.val_scores_ = np.array(alphas), np.stack(scores)
         return self
 
-    def _val_score(self, pred: np.ndarray, yv: np.ndarray) -> np.ndarray:
+    def _fit_layer(self, X: torch.Tensor, Yc: torch.Tensor, Xv: torch.Tensor, yv: np.ndarray, y_mu: torch.Tensor):
+        """The whole λ sweep for one feature set from one eigendecomposition."""
+        n, d = X.shape
+        mu = X.mean(dim=0)
+        Xvc = Xv.to(X.dtype) - mu
+        if d <= n:  # primal: Gram XᵀX and XᵀY accumulated over row chunks (no centred copy of X)
+            G = torch.zeros(d, d, dtype=X.dtype)
+            XtY = torch.zeros(d, Yc.shape[1], dtype=X.dtype)
+            for rows in range(0, n, CHUNK):
+                c = X[rows : rows + CHUNK] - mu
+                G += c.T @ c
+                XtY += c.T @ Yc[rows : rows + CHUNK].to(X.dtype)
+            s, V = torch.linalg.eigh(G.to(torch.float64))
+            B, A, back = V.T @ XtY.to(torch.float64), Xvc @ V.to(X.dtype), V
+        else:  # dual: eigenvectors of XXᵀ
+            Xc = (X - mu).to(torch.float64)
+            s, U = torch.linalg.eigh(Xc @ Xc.T)
+            B, A, back = U.T @ Yc, (Xvc.to(torch.float64) @ Xc.T) @ U, Xc.T @ U
+        s = s.clamp(min=0)
+        scale = float(s.mean().clamp(min=1e-12))
+        # the sweep only ranks λ: it runs in the features' precision; the chosen solution in float64
+        A_s, B_s, y_mu_s = A.to(X.dtype), B.to(X.dtype), y_mu.to(X.dtype)
+        scores = np.array(
+            [self._val_score((A_s @ (B_s / (s + a * scale).to(X.dtype)[:, None]) + y_mu_s).numpy(), yv) for a in self.alphas]
+        )
+        best = int(scores.argmax())  # first best: ties go to the smaller λ
+        return back @ (B / (s + self.alphas[best] * scale)[:, None]), mu.to(torch.float64), best, scores
+
+    def _val_score(self, pred: np.ndarray, yv: np.ndarray) -> float:
         if self.kind == "classification":
-            return (pred.argmax(axis=-1) == yv).mean(axis=-1)
+            return float((pred.argmax(axis=-1) == yv).mean())
         if self.kind == "multilabel":
-            return ((pred >= 0.5) == (yv >= 0.5)).mean(axis=(-1, -2))
+            return float(((pred >= 0.5) == (yv >= 0.5)).mean())
         yv = yv[:, None] if yv.ndim == 1 else yv
-        return -((pred - yv) ** 2).mean(axis=(-1, -2))
+        return -float(((pred - yv) ** 2).mean())
 
     def decision(self, X) -> np.ndarray:
         X, batched = _as_batch(X)
-        out = (X @ self.coef_ + self.intercept_[:, None, :]).numpy()
+        out = (X.to(torch.float64) @ self.coef_ + self.intercept_[:, None, :]).numpy()
         if self.kind == "regression" and out.shape[-1] == 1:
             out = out[..., 0]
         return out if batched else out[0]
