@@ -7,9 +7,9 @@ import os
 import sys
 
 from spatialprobe import __version__
-from spatialprobe.cli import demo, features, ls, models, probe, results, scenes
+from spatialprobe.cli import demo, features, lab, ls, models, probe, results, scenes
 
-COMMANDS = (scenes, models, features, probe, results, ls, demo)
+COMMANDS = (scenes, models, features, probe, lab, results, ls, demo)
 
 
 class UserError(Exception):
@@ -43,6 +43,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         "spatialprobe.features.pools": "PoolError",
         "spatialprobe.probing.items": "ProbingError",
         "spatialprobe.probing.config": "ConfigError",
+        "spatialprobe.lab.config": "LabConfigError",
     }
     errors += [getattr(sys.modules[m], name) for m, name in lazy.items() if m in sys.modules]
     return (*errors, FileExistsError, FileNotFoundError)

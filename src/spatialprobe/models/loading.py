@@ -55,10 +55,11 @@ def load_model(
 def _load_toy(spec: str, target: str, dtype: str, device: str, random_init: bool) -> Adapter:
     from spatialprobe.models import toy
 
+    tokenizer = None
     if target in toy.PRESETS:
         model = toy.build(toy.PRESETS[target])
     elif Path(target).is_dir():
-        model = toy.load(target)
+        model, tokenizer = toy.load(target), toy.load_tokenizer(target)
     else:
         raise ModelLoadError(f"{spec}: no toy preset or directory {target!r}; presets: {', '.join(toy.PRESETS)}")
     if random_init:
@@ -67,7 +68,7 @@ def _load_toy(spec: str, target: str, dtype: str, device: str, random_init: bool
     cfg = model.config
     preprocess = Preprocess(resize=("exact", (cfg.image_size, cfg.image_size)), mean=(0.5,) * 3, std=(0.25,) * 3)
     card = MODELS.get("toy")
-    return Adapter(spec, model.to(device=device, dtype=DTYPES[dtype]), card, preprocess, info={"family": "toy"})
+    return Adapter(spec, model.to(device=device, dtype=DTYPES[dtype]), card, preprocess, tokenizer=tokenizer, info={"family": "toy"})
 
 
 def card_for(model_type: str) -> Card:

@@ -10,8 +10,9 @@ def _geometry(model):
 
 
 def _prompt_layout(model) -> str:
-    """A linear connector maps token by token (the prompt keeps the vision layout); a Q-Former has queries."""
-    return "vision" if model.config.connector == "linear" else "query"
+    """Linear and MLP connectors map token by token (the prompt keeps the vision layout); a
+    Q-Former has queries, a Perceiver latents."""
+    return {"linear": "vision", "mlp": "vision", "qformer": "query", "perceiver": "latent"}[model.config.connector]
 
 
 def _forward(model, batch):
@@ -33,7 +34,7 @@ CARD = MODELS.register(
             "lm.layer.{i}": Tap("lm.blocks.{i}"),
             "lm.out": Tap("lm.norm"),
         },
-        layouts={**VLM_LAYOUTS, "connector.out": _prompt_layout},
+        layouts={**VLM_LAYOUTS, "connector.out": _prompt_layout, "connector.hidden": _prompt_layout},
         prefix=("cls",),
         geometry=_geometry,
         forward=_forward,

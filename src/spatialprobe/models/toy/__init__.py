@@ -25,12 +25,14 @@ def build(config: ToyConfig, seed: int = 0) -> ToyVLM:
         return ToyVLM(config)
 
 
-def save(model: ToyVLM, directory: str | Path) -> Path:
-    """Write ``config.json`` + ``model.safetensors`` (no pickle)."""
+def save(model: ToyVLM, directory: str | Path, tokenizer=None) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` (no pickle), and the tokenizer if given."""
     from safetensors.torch import save_model
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(directory)
     (directory / CONFIG_FILE).write_text(json.dumps({"kind": "spatialprobe.toy", **model.config.to_json()}, indent=2))
     save_model(model, str(directory / WEIGHTS_FILE))
     return directory
@@ -51,3 +53,13 @@ def load(directory: str | Path) -> ToyVLM:
     model = ToyVLM(ToyConfig(**d))
     load_model(model, str(weights))
     return model
+
+
+def load_tokenizer(directory: str | Path):
+    """The checkpoint's tokenizer (``tokenizer.json``), or None."""
+    path = Path(directory) / "tokenizer.json"
+    if not path.exists():
+        return None
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(tokenizer_file=str(path), pad_token="<pad>", unk_token="<unk>", bos_token="<bos>", eos_token="<eos>")

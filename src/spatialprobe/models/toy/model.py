@@ -13,13 +13,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-CONNECTORS = ("linear", "qformer")
+CONNECTORS = ("linear", "mlp", "qformer", "perceiver")
+STEMS = ("patch", "conv")
 
 
 @dataclass(frozen=True)
 class ToyConfig:
     image_size: int = 64
     patch_size: int = 8
+    stem: str = "patch"
+    """``patch``: one strided convolution (plain ViT); ``conv``: three stride-2 3×3 convolutions with
+    batch norm (patch 8), which lets a small ViT learn shapes at this scale."""
     width: int = 128
     depth: int = 4
     heads: int = 4
@@ -38,6 +42,8 @@ class ToyConfig:
     def __post_init__(self) -> None:
         if self.connector not in CONNECTORS:
             raise ValueError(f"unknown connector {self.connector!r}; expected one of {CONNECTORS}")
+        if self.stem not in STEMS or (self.stem == "conv" and self.patch_size != 8):
+            raise ValueError(f"stem {self.stem!r}: expected one of {STEMS} (conv needs patch_size 8)")
         if self.image_size % self.patch_size:
             raise ValueError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
 
@@ -121,7 +127,13 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, cfg: ToyConfig):
         super().__init__()
-        self.proj = nn.Conv2d(3, cfg.width, cfg.patch_size, cfg.patch_size)
+        if cfg.stem == "conv":
+            layers, channels = [], [3, cfg.width // 4, cfg.width // 2, cfg.width]
+            for c_in, c_out in zip(channels, channels[1:]):
+                layers += [nn.Conv2d(c_in, c_out, 3, 2, 1), nn.BatchNorm2d(c_out), nn.GELU()]
+            self.proj = nn.Sequential(*layers, nn.Conv2d(cfg.width, cfg.width, 1))
+        else:
+            self.proj = nn.Conv2d(3, cfg.width, cfg.patch_size, cfg.patch_size)
         self.cls = nn.Parameter(torch.zeros(1, 1, cfg.width))
         self.register_buffer("pos", sincos_2d(cfg.grid, cfg.width), persistent=False)
 
@@ -153,6 +165,18 @@ class LinearConnector(nn.Module):
 
     def forward(self, tokens):
         return self.proj(tokens)
+
+
+class MLPConnector(nn.Module):
+    """LLaVA: a 2-layer GELU MLP per visual token."""
+
+    def __init__(self, cfg: ToyConfig):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(cfg.width, cfg.lm_width), nn.GELU())
+        self.proj = nn.Linear(cfg.lm_width, cfg.lm_width)
+
+    def forward(self, tokens):
+        return self.proj(self.mlp(tokens))
 
 
 class QFormerLayer(nn.Module):
@@ -192,6 +216,32 @@ class QFormerConnector(nn.Module):
         return self.proj(self.norm(q))
 
 
+class PerceiverLayer(nn.Module):
+    """IDEFICS-style resampler block: latents attend to [latents; tokens], then an MLP."""
+
+    def __init__(self, dim: int, heads: int, context_dim: int):
+        super().__init__()
+        self.context = nn.Linear(context_dim, dim)
+        self.norm1, self.attn = nn.LayerNorm(dim), Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, q, context):
+        h = self.norm1(q)
+        q = q + self.attn(h, torch.cat([h, self.context(context)], dim=1))[0]
+        return q + self.mlp(self.norm2(q))
+
+
+class PerceiverConnector(QFormerConnector):
+    """Latents (the queries) through Perceiver blocks; same position option and projection."""
+
+    def __init__(self, cfg: ToyConfig):
+        super().__init__(cfg)
+        self.layers = nn.ModuleList(
+            PerceiverLayer(cfg.connector_width, cfg.heads, cfg.width) for _ in range(cfg.connector_depth)
+        )
+
+
 class ToyLM(nn.Module):
     """A tiny causal LM that reads a soft prefix (the visual prompt) before its text."""
 
@@ -223,7 +273,7 @@ class ToyVLM(nn.Module):
         super().__init__()
         self.config = cfg
         self.vision = VisionEncoder(cfg)
-        self.connector = LinearConnector(cfg) if cfg.connector == "linear" else QFormerConnector(cfg)
+        self.connector = {"linear": LinearConnector, "mlp": MLPConnector, "qformer": QFormerConnector, "perceiver": PerceiverConnector}[cfg.connector](cfg)
         self.lm = ToyLM(cfg)
 
     def forward(self, pixel_values, input_ids=None, attention_mask=None):

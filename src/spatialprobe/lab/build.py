@@ -1,0 +1,139 @@
+"""Train (or reuse) every component a `LabConfig` names and assemble toy checkpoints.
+
+Order: tokenizer + LM (text of the lab split), each encoder, then each connector on its encoder
+with the LM frozen. Every stage is cached under the hash of its spec, so re-running reuses what
+exists and an interrupted run continues. The result maps a model name (``linear@contrastive``)
+to a toy checkpoint directory: load it with ``load_model("toy:<dir>")``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_model, save_model
+
+from spatialprobe.features.key import dataset_fingerprint
+from spatialprobe.lab import cache, encoders, lm
+from spatialprobe.lab.config import LabConfig
+from spatialprobe.lab.data import LabData, load
+from spatialprobe.lab.text import encode_batch, train_tokenizer
+from spatialprobe.lab.trainer import CaptionLoss, encoder_tokens, train_connector
+from spatialprobe.models import toy
+from spatialprobe.models.toy.model import ToyConfig, ToyLM, ToyVLM, VisionEncoder
+from spatialprobe.scenes.dataset import SceneDataset
+
+
+@dataclass
+class LabModels:
+    checkpoints: dict[str, Path]
+    seconds: dict[str, float]
+    reused: list[str]
+
+
+def _toy_config(cfg: LabConfig, vocab: int, connector: str = "linear", position_in_kv: bool = False) -> ToyConfig:
+    return ToyConfig(**cfg.model, connector=connector, vocab_size=vocab, position_in_kv=position_in_kv, max_length=112)
+
+
+def _tokenizer_from(directory: Path):
+    return toy.load_tokenizer(directory)
+
+
+class Lab:
+    def __init__(self, cfg: LabConfig, progress: bool = True):
+        self.cfg, self.progress = cfg, progress
+        self.root = cfg.cache_root()
+        self.dataset = SceneDataset(cfg.data)
+        self.base = {"data": dataset_fingerprint(self.dataset.root), "split": cfg.split, "limit": cfg.limit, "seed": cfg.seed, "model": cfg.model}
+        self._data: LabData | None = None
+        self.seconds: dict[str, float] = {}
+        self.reused: list[str] = []
+
+    @property
+    def data(self) -> LabData:
+        if self._data is None:
+            self._data = load(self.dataset, self.cfg.split, self.cfg.limit)
+        return self._data
+
+    def _stage(self, name: str, spec: dict, build):
+        """Reuse ``root/<key>`` or run ``build(tmpdir)`` into it."""
+        directory = self.root / cache.key(name.split(":")[0], spec)
+        if (directory / "spec.json").exists():
+            self.reused.append(name)
+            return directory
+        start = time.perf_counter()
+        with cache.building(self.root, directory.name) as tmp:
+            curve = build(tmp)
+            cache.write_meta(tmp, spec, curve, time.perf_counter() - start)
+        self.seconds[name] = time.perf_counter() - start
+        return directory
+
+    def language_model(self) -> Path:
+        spec = {**self.base, "epochs": self.cfg.lm_epochs}
+
+        def build(tmp: Path):
+            tokenizer = train_tokenizer(self.data.texts())
+            tokenizer.save_pretrained(tmp)
+            model, curve = lm.pretrain(_toy_config(self.cfg, len(tokenizer)), self.data, tokenizer, epochs=self.cfg.lm_epochs, seed=self.cfg.seed, progress=self.progress)
+            save_model(model, str(tmp / "weights.safetensors"))
+            return curve
+
+        return self._stage("lm", spec, build)
+
+    def encoder(self, objective: str, lm_dir: Path) -> Path:
+        spec = {**self.base, "objective": objective, "epochs": self.cfg.encoder_epochs, "tokenizer": lm_dir.name}
+
+        def build(tmp: Path):
+            tokenizer = _tokenizer_from(lm_dir)
+            model, curve = encoders.pretrain(objective, _toy_config(self.cfg, len(tokenizer)), self.data, tokenizer, epochs=self.cfg.encoder_epochs, seed=self.cfg.seed, progress=self.progress)
+            save_model(model, str(tmp / "weights.safetensors"))
+            return curve
+
+        return self._stage(f"encoder:{objective}", spec, build)
+
+    def connector(self, kind: str, enc_dir: Path, lm_dir: Path, position_in_kv: bool) -> Path:
+        spec = {**self.base, "connector": kind, "position_in_kv": position_in_kv, "epochs": self.cfg.connector_epochs, "encoder": enc_dir.name, "lm": lm_dir.name}
+
+        def build(tmp: Path):
+            tokenizer = _tokenizer_from(lm_dir)
+            model = self.assemble(kind, enc_dir, lm_dir, len(tokenizer), position_in_kv)
+            ids, mask = encode_batch(tokenizer, self.data.captions("coarse"), 48)
+            tokens = encoder_tokens(model, self.data)
+            curve = train_connector(model, tokens, [CaptionLoss(ids, mask)], epochs=self.cfg.connector_epochs, seed=self.cfg.seed, progress=self.progress)
+            toy.save(model, tmp, tokenizer=tokenizer)
+            return curve
+
+        return self._stage(f"model:{kind}", spec, build)
+
+    def assemble(self, kind: str, enc_dir: Path, lm_dir: Path, vocab: int, position_in_kv: bool) -> ToyVLM:
+        """A toy VLM with the pretrained encoder and LM and a fresh connector (seeded)."""
+        cfg = _toy_config(self.cfg, vocab, kind, position_in_kv)
+        model = toy.build(cfg, seed=self.cfg.seed)
+        load_model(model.vision, str(enc_dir / "weights.safetensors"))
+        load_model(model.lm, str(lm_dir / "weights.safetensors"))
+        return model
+
+    def train_all(self) -> LabModels:
+        lm_dir = self.language_model()
+        encoder_dirs = {objective: self.encoder(objective, lm_dir) for objective in self.cfg.encoders}
+        checkpoints = {}
+        for c in self.cfg.connectors:
+            name = f"{c['type']}{'+pos' if c.get('position_in_kv') else ''}@{c['encoder']}"
+            checkpoints[name] = self.connector(c["type"], encoder_dirs[c["encoder"]], lm_dir, bool(c.get("position_in_kv", False)))
+        return LabModels(checkpoints, dict(self.seconds), list(self.reused))
+
+
+def train_lab(cfg: LabConfig, progress: bool = True) -> LabModels:
+    """Train or reuse everything ``cfg`` names; see `Lab`."""
+    torch.manual_seed(cfg.seed)
+    return Lab(cfg, progress).train_all()
+
+
+def curve(directory: Path) -> dict:
+    return json.loads((Path(directory) / "curve.json").read_text())
+
+
+__all__ = ["Lab", "LabModels", "train_lab", "VisionEncoder", "ToyLM"]
