@@ -23,7 +23,7 @@ from spatialprobe.lab.data import LabData, load
 from spatialprobe.lab.text import encode_batch, train_tokenizer
 from spatialprobe.lab.trainer import CaptionLoss, encoder_tokens, train_connector
 from spatialprobe.models import toy
-from spatialprobe.models.toy.model import ToyConfig, ToyLM, ToyVLM, VisionEncoder
+from spatialprobe.models.toy.model import ToyConfig, ToyVLM
 from spatialprobe.scenes.dataset import SceneDataset
 
 
@@ -133,7 +133,6 @@ def train_lab(cfg: LabConfig, progress: bool = True) -> LabModels:
 
 
 def curve(directory: Path) -> dict:
+    """The loss curve and training time saved beside a component."""
     return json.loads((Path(directory) / "curve.json").read_text())
 
-
-__all__ = ["Lab", "LabModels", "train_lab", "VisionEncoder", "ToyLM"]
