@@ -230,3 +230,53 @@ def test_minilm_encodes_text_offline(tmp_path):
     assert e.shape == (3, 384)
     assert float(e[0] @ e[1]) > float(e[0] @ e[2])
     assert list((tmp_path / "texts").glob("minilm-*.npy"))
+
+
+def test_attention_pool_recovers_which_token_carries_the_signal():
+    rng = np.random.default_rng(0)
+    n, T, d = 1200, 16, 8
+    tokens = rng.normal(size=(n, T, d)).astype(np.float32)
+    y = rng.integers(0, 8, n)
+    tokens[np.arange(n), y, 0] += 3.0  # the label is *where* the bump is: only the row-index embedding tells
+    part = lambda a, b: {"tokens": tokens[a:b], "text": None}  # noqa: E731
+    probe = PROBES.get("attention_pool")("classification").fit(part(0, 800), y[:800], part(800, 1000), y[800:1000])
+    assert probe.score(part(1000, 1200), y[1000:]) > 0.6  # chance is 1/8
+    curve = probe.config()["curve"]
+    assert len(curve) >= 30 and probe.config()["best_epoch"] <= len(curve)
+
+
+def test_mlp_box_head_and_early_stopping(tmp_path):
+    rng = np.random.default_rng(1)
+    boxes = rng.uniform(0.2, 0.8, (900, 4)).astype(np.float32)
+    boxes[:, 2:] = 0.2
+    X = np.concatenate([boxes, rng.normal(size=(900, 4))], 1)
+    probe = PROBES.get("mlp")("regression", box=True).fit(X[:600], boxes[:600], X[600:750], boxes[600:750])
+    assert np.abs(probe.predict(X[750:]) - boxes[750:]).mean() < 0.03
+    probe.save(tmp_path / "m")
+    np.testing.assert_array_equal(type(probe).load(tmp_path / "m").predict(X[750:]), probe.predict(X[750:]))
+
+
+@pytest.mark.parametrize("name", ["mlp", "attention_pool"])
+def test_neural_probes_never_see_test_rows(name):
+    X, y = _planted(300, 12, 0)
+    Xv, yv = _planted(100, 12, 1)
+    Xt, yt = _planted(100, 12, 2)
+    wrap = (lambda a: {"tokens": a.reshape(len(a), 3, 4), "text": None}) if name == "attention_pool" else (lambda a: a)
+    probe_cls = PROBES.get(name)
+    data = lambda test: {"probe_train": wrap(X), "probe_val": wrap(Xv), "test": wrap(test)}  # noqa: E731
+    clean, _ = fit_and_predict(probe_cls, "classification", 0, data(Xt), {"probe_train": y, "probe_val": yv, "test": yt})
+    poisoned, _ = fit_and_predict(probe_cls, "classification", 0, data(Xt * 1e6), {"probe_train": y, "probe_val": yv, "test": (yt + 1) % 4})
+    for k, v in clean.tensors().items():
+        np.testing.assert_array_equal(v.numpy(), poisoned.tensors()[k].numpy())
+    assert clean.config()["curve"] == poisoned.config()["curve"]
+
+
+def test_neural_probes_run_through_the_protocol(tmp_path):
+    data = build(SyntheticConfig(n=160, seed=6), tmp_path / "scenes", workers=1, progress=False)
+    records = run({"model": "toy:tiny-qformer", "data": str(data), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"),
+                   "sites": ["connector.out"], "tasks": ["referring_box"], "pools": ["all"], "probes": ["mlp", "attention_pool"],
+                   "controls": [], "bootstrap": 100, "min_train": 10}, progress=False)
+    assert {r.probe for r in records} == {"mlp", "attention_pool"}
+    for r in records:
+        chosen = r.config["chosen"]
+        assert chosen["box"] is True and chosen["curve"] and chosen["trained_parameters"] > 0

@@ -28,8 +28,8 @@ def check_pool(task, site: str, pool_name: str, store: FeatureStore) -> None:
         raise ProbingError(f"the store has no site {site!r}; stored: {', '.join(store.layouts)}")
 
 
-def visual(store: FeatureStore, site: str, pool_name: str, items: Items, seed: int, scene_rows: np.ndarray | None = None) -> np.ndarray:
-    """(n, d) float32 features of each item (token sets are flattened)."""
+def visual(store: FeatureStore, site: str, pool_name: str, items: Items, seed: int, scene_rows: np.ndarray | None = None, flatten: bool = True) -> np.ndarray:
+    """(n, d) float32 features of each item (token sets flattened), or (n, T, d) with ``flatten=False``."""
     rows = items.scene_row if scene_rows is None else scene_rows
     try:
         if POOLS[pool_name].level == "object":
@@ -39,7 +39,10 @@ def visual(store: FeatureStore, site: str, pool_name: str, items: Items, seed: i
             x = pool(store, site, pool_name, unique, seed=seed)[inverse]
     except PoolError as err:
         raise ProbingError(str(err)) from None
-    return x.reshape(len(items), -1).astype(np.float32, copy=False)
+    x = x.astype(np.float32, copy=False)
+    if flatten:
+        return x.reshape(len(items), -1)
+    return x if x.ndim == 3 else x[:, None, :]
 
 
 def condition(v: np.ndarray, t: np.ndarray | None, mode: str, t_basis: np.ndarray | None = None) -> np.ndarray:

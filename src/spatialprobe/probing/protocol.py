@@ -33,9 +33,10 @@ def check_items(task, items: Items, min_train: int) -> None:
         raise ProbingError(f"task {task.name}: the training labels have a single class")
 
 
-def fit_and_predict(probe_cls, kind: str, seed: int, X: dict[str, np.ndarray], y: dict[str, np.ndarray]):
-    """Fit on train (λ on val) and predict test. Only train and val rows reach `fit`."""
-    probe = probe_cls(kind, seed=seed).fit(X["probe_train"], y["probe_train"], X["probe_val"], y["probe_val"])
+def fit_and_predict(probe_cls, kind: str, seed: int, X: dict, y: dict[str, np.ndarray], **options):
+    """Fit on train (hyper-parameters / early stopping on val) and predict test. Only train and
+    val rows reach `fit`."""
+    probe = probe_cls(kind, seed=seed, **options).fit(X["probe_train"], y["probe_train"], X["probe_val"], y["probe_val"])
     return probe, probe.predict(X["test"])
 
 
@@ -115,8 +116,12 @@ class Runner:
         basis = text_basis(t[items.split == "probe_train"]) if self.config.conditioning == "bilinear" else None
         return t, basis
 
-    def _design(self, store, site, pool_name, items, t, basis, seed, rows=None):
-        v = visual(store, site, pool_name, items, seed, rows)
+    def _design(self, store, site, pool_name, items, t, basis, seed, rows=None, tokens: bool = False):
+        """Per split: flattened (and text-conditioned) features, or for token probes
+        ``{"tokens": (n, T, d), "text": (n, k) | None}``."""
+        v = visual(store, site, pool_name, items, seed, rows, flatten=not tokens)
+        if tokens:
+            return {s: {"tokens": v[items.split == s], "text": None if t is None else t[items.split == s]} for s in SPLITS}
         x = condition(v, t, self.config.conditioning, basis)
         return {s: x[items.split == s] for s in SPLITS}
 
@@ -164,15 +169,17 @@ class Runner:
                 for pool_name in cfg.pools:
                     for probe_name in cfg.probes:
                         probe_cls = PROBES.get(probe_name)
+                        tok = getattr(probe_cls, "wants_tokens", False)
+                        opts = {"box": task.box} if getattr(probe_cls, "accepts_box", False) else {}
                         for site in self.store.sites:
-                            X = self._design(self.store, site, pool_name, items, t, basis, seed)
-                            probe, pred = fit_and_predict(probe_cls, task.kind, seed, X, y)
+                            X = self._design(self.store, site, pool_name, items, t, basis, seed, tokens=tok)
+                            probe, pred = fit_and_predict(probe_cls, task.kind, seed, X, y, **opts)
                             metrics, per_item = estimates(task, pred, test, cfg.bootstrap, seed)
                             hyper = {"chosen": {k: v for k, v in probe.config().items() if k != "alphas"}}
                             self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "none", metrics, test, pred, hyper)
                             if control_y is not None:
                                 cy, ctest = control_y
-                                _, cpred = fit_and_predict(probe_cls, task.kind, seed, X, cy)
+                                _, cpred = fit_and_predict(probe_cls, task.kind, seed, X, cy, **opts)
                                 ctest_items = Items(**{**test.__dict__, "target": ctest})
                                 cmetrics, c_item = estimates(task, cpred, ctest_items, cfg.bootstrap, seed)
                                 head = next(iter(per_item))
@@ -182,13 +189,13 @@ class Runner:
                                 )
                                 self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "control_task", cmetrics, ctest_items, cpred)
                             if "blind" in cfg.controls and task.level != "object":
-                                Xb = self._design(self.store, site, pool_name, items, t, basis, seed, controls.blind_rows(items, seed))
-                                _, bpred = fit_and_predict(probe_cls, task.kind, seed, Xb, y)
+                                Xb = self._design(self.store, site, pool_name, items, t, basis, seed, controls.blind_rows(items, seed), tok)
+                                _, bpred = fit_and_predict(probe_cls, task.kind, seed, Xb, y, **opts)
                                 bmetrics, _ = estimates(task, bpred, test, cfg.bootstrap, seed)
                                 self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "blind", bmetrics, test, bpred)
                             if self.random_store is not None:
-                                Xr = self._design(self.random_store, site, pool_name, items, t, basis, seed)
-                                _, rpred = fit_and_predict(probe_cls, task.kind, seed, Xr, y)
+                                Xr = self._design(self.random_store, site, pool_name, items, t, basis, seed, tokens=tok)
+                                _, rpred = fit_and_predict(probe_cls, task.kind, seed, Xr, y, **opts)
                                 rmetrics, _ = estimates(task, rpred, test, cfg.bootstrap, seed)
                                 self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "random_init", rmetrics, test, rpred)
         self._structure()

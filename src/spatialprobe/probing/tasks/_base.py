@@ -30,6 +30,8 @@ class Task:
     build: Callable
     metrics: Callable
     description: str = ""
+    box: bool = False
+    """Regression targets are boxes (unit cx, cy, w, h): neural probes add a GIoU loss."""
 
 
 def object_type(obj) -> str:

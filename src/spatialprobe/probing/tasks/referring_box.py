@@ -11,6 +11,6 @@ def build(scenes, store, options):
 
 TASKS.register(
     "referring_box",
-    Task("referring_box", "regression", location=True, level="scene", conditioned=True, build=build, metrics=box_metrics,
+    Task("referring_box", "regression", location=True, level="scene", conditioned=True, build=build, metrics=box_metrics, box=True,
          description="the referent's box; ACC@0.5 headline, IoU, ACC@0.1…0.9, Center_ACC (lmms-eval names)"),
 )

@@ -73,6 +73,6 @@ def metrics(pred, items: Items) -> dict[str, np.ndarray]:
 
 TASKS.register(
     "word_location",
-    Task("word_location", "regression", location=True, level="scene", conditioned=True, build=build, metrics=metrics,
+    Task("word_location", "regression", location=True, level="scene", conditioned=True, build=build, metrics=metrics, box=True,
          description="PixelLLM: each grounded word's object box; point_l1 (lower is better) and ACC@0.5"),
 )
