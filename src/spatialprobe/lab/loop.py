@@ -21,13 +21,19 @@ def train(
     desc: str,
     progress: bool = True,
     weight_decay: float = 0.01,
+    schedule: bool = True,
+    on_epoch: Callable[[int, float], bool] | None = None,
 ) -> list[float]:
-    """Minimise ``step(batch_indices)`` over shuffled batches; returns the mean loss per epoch."""
+    """Minimise ``step(batch_indices)`` over shuffled batches; returns the mean loss per epoch.
+
+    ``schedule``: one-cycle learning rate over all epochs (else constant). ``on_epoch(epoch, loss)``
+    runs after each epoch; returning True stops training (early stopping).
+    """
     if not params:
         raise ValueError(f"{desc}: nothing to train")
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     steps = epochs * ((n + batch_size - 1) // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1) if schedule else None
     rng = np.random.default_rng(seed)
     curve = []
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
@@ -39,10 +45,13 @@ def train(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
-            sched.step()
+            if sched is not None:
+                sched.step()
             losses.append(float(loss.detach()))
             bar.update(1)
         curve.append(float(np.mean(losses)))
         bar.set_postfix(loss=f"{curve[-1]:.3f}")
+        if on_epoch is not None and on_epoch(len(curve), curve[-1]):
+            break
     bar.close()
     return curve

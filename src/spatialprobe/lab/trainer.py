@@ -67,12 +67,21 @@ def train_connector(
     lr: float = 2e-3,
     extra_params: list[torch.nn.Parameter] = (),
     progress: bool = True,
+    connector_learns: bool = True,
+    schedule: bool = True,
+    on_epoch=None,
 ) -> list[float]:
-    """Train ``model.connector`` (+ ``extra_params``) on cached ``tokens`` with the sum of ``losses``."""
+    """Train ``model.connector`` (+ ``extra_params``) on cached ``tokens`` with the sum of ``losses``.
+
+    With ``connector_learns=False`` the connector is frozen too and only ``extra_params`` learn —
+    the same loop, optimiser and batches, so a frozen and a joint run differ in nothing else.
+    ``on_epoch`` may stop training early (see `loop.train`).
+    """
     for module in (model.vision, model.lm):
         module.eval()
         module.requires_grad_(False)
-    model.connector.train()
+    model.connector.requires_grad_(connector_learns)
+    model.connector.train(connector_learns)
     torch.manual_seed(seed)
 
     def step(idx):
@@ -80,7 +89,8 @@ def train_connector(
         ctx = Context(model, idx, batch, model.connector(batch))
         return sum(loss(ctx) for loss in losses)
 
-    params = list(model.connector.parameters()) + list(extra_params)
-    curve = train(params, len(tokens), step, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc=f"connector:{model.config.connector}", progress=progress)
+    params = (list(model.connector.parameters()) if connector_learns else []) + list(extra_params)
+    curve = train(params, len(tokens), step, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                  desc=f"connector:{model.config.connector}", progress=progress, schedule=schedule, on_epoch=on_epoch)
     model.connector.eval()
     return curve

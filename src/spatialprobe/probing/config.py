@@ -32,6 +32,10 @@ class ProbeConfig:
     batch_size: int = 64
     min_train: int = 20
     bootstrap: int = 1000
+    protocols: list[str] = field(default_factory=lambda: ["frozen"])
+    """``frozen``; add ``joint`` for the Lost-in-Space comparison with its references (neural probes, toy:<dir> models)."""
+    joint: dict = field(default_factory=dict)
+    """Overrides of the joint protocol's training settings (max_epochs, min_epochs, patience, lr, batch_size)."""
 
     def __post_init__(self) -> None:
         from spatialprobe.registry import PROBES, TASKS
@@ -55,6 +59,11 @@ class ProbeConfig:
         for i, control in enumerate(self.controls):
             if control not in CONTROLS:
                 raise ConfigError(f"config.controls[{i}]: unknown control {control!r}; valid: {', '.join(CONTROLS)}")
+        for i, protocol in enumerate(self.protocols):
+            if protocol not in ("frozen", "joint"):
+                raise ConfigError(f"config.protocols[{i}]: unknown protocol {protocol!r}; valid: frozen, joint")
+        if "joint" in self.protocols and not any(getattr(PROBES.get(p), "accepts_box", False) for p in self.probes):
+            raise ConfigError("config.protocols: 'joint' trains a neural probe with the connector; add mlp or attention_pool to config.probes")
         if self.text not in ENCODERS:
             raise ConfigError(f"config.text: unknown encoder {self.text!r}; valid: {', '.join(ENCODERS)}")
         if self.conditioning not in CONDITIONING:

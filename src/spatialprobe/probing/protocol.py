@@ -125,7 +125,7 @@ class Runner:
         x = condition(v, t, self.config.conditioning, basis)
         return {s: x[items.split == s] for s in SPLITS}
 
-    def _record(self, task: str, conditioned: bool, options, site, probe, pool_name, seed, control, metrics, items_test, pred, extra=None):
+    def _record(self, task: str, conditioned: bool, options, site, probe, pool_name, seed, control, metrics, items_test, pred, extra=None, protocol="frozen"):
         from spatialprobe.results.origin import provenance
         from spatialprobe.results.record import ResultRecord
 
@@ -137,7 +137,7 @@ class Runner:
             model=self.config.model,
             site=site,
             probe=probe,
-            protocol="frozen",
+            protocol=protocol,
             seed=seed,
             condition=cond,
             metrics=metrics,
@@ -198,8 +198,49 @@ class Runner:
                                 _, rpred = fit_and_predict(probe_cls, task.kind, seed, Xr, y, **opts)
                                 rmetrics, _ = estimates(task, rpred, test, cfg.bootstrap, seed)
                                 self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "random_init", rmetrics, test, rpred)
+        if "joint" in cfg.protocols:
+            for task, options, items in self.tasks:
+                self._joint(task, options, items)
         self._structure()
         return self.records
+
+    def _joint(self, task, options, items: Items) -> None:
+        """Lost in Space: frozen vs joint with every reference, for each neural probe and seed."""
+        from spatialprobe.probing import joint
+        from spatialprobe.registry import PROBES
+        from spatialprobe.results.stats import paired_difference
+
+        cfg = self.config
+        settings = joint.JointSettings(**cfg.joint)
+        t, _ = self._text(items)
+        test = items.of("test")
+        for probe_name in cfg.probes:
+            probe_cls = PROBES.get(probe_name)
+            if not getattr(probe_cls, "accepts_box", False):
+                continue
+            for seed in cfg.seeds:
+                heads = {}
+                for condition in joint.CONDITIONS:
+                    probe = probe_cls(task.kind, seed=seed, box=task.box)
+                    targets, test_items, rows = items.target, test, None
+                    if condition == "control task":
+                        targets = controls.control_targets(items, seed)
+                        test_items = Items(**{**test.__dict__, "target": targets[items.split == "test"]})
+                    if condition == "blind":
+                        rows = controls.blind_rows(items, seed)
+                    data = joint.split_data(self.store, items, "connector.in", probe, task.kind, t, targets, rows)
+                    trains_as = "frozen" if condition in ("blind", "control task") else condition
+                    result = joint.train_condition(joint.lab_model(cfg.model), trains_as, probe, task.kind, data, seed, settings)
+                    metrics, per_item = estimates(task, result.prediction, test_items, cfg.bootstrap, seed)
+                    heads[condition] = per_item
+                    site = "connector.in" if condition == "upper reference" else "connector.out"
+                    protocol = "joint" if condition.startswith("joint") else "frozen"
+                    extra = {"chosen": {**result.info, "trained_parameters": result.trained_parameters, "settings": settings.__dict__}}
+                    self._record(task.name, task.conditioned, options, site, probe_name, "all", seed, condition, metrics, test_items, result.prediction, extra, protocol)
+                head = next(iter(heads["frozen"]))
+                sign = -1.0 if head == "point_l1" else 1.0
+                diff = paired_difference(sign * heads["joint"][head], sign * heads["frozen"][head], test.scene_id, n_resamples=cfg.bootstrap, seed=seed)
+                self._record(task.name, task.conditioned, options, "connector.out", probe_name, "all", seed, "joint − frozen", {head: diff}, None, None, None, "joint")
 
     def _structure(self) -> None:
         """M1 = A_ss and M2 = A_sp / A_pp from paired object_identity runs on the same scenes."""
