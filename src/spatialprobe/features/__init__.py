@@ -1,6 +1,6 @@
 """Features: extraction into a resumable, content-addressed store, and token pools at read time."""
 
-import importlib
+from spatialprobe.lazy import exports
 
 _EXPORTS = {
     "extract": "spatialprobe.features.extraction",
@@ -14,10 +14,4 @@ _EXPORTS = {
     "POOLS": "spatialprobe.features.pools",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'spatialprobe.features' has no attribute {name!r}")
+__getattr__, __all__ = exports(__name__, _EXPORTS)

@@ -5,7 +5,7 @@
 Names are imported lazily, so listing model families does not import torch.
 """
 
-import importlib
+from spatialprobe.lazy import exports
 
 _EXPORTS = {
     "Adapter": "spatialprobe.models.adapter",
@@ -18,10 +18,4 @@ _EXPORTS = {
     "UnknownSiteError": "spatialprobe.models.sites",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'spatialprobe.models' has no attribute {name!r}")
+__getattr__, __all__ = exports(__name__, _EXPORTS)

@@ -3,7 +3,7 @@
 Names are imported lazily so that listing tasks and probes stays cheap.
 """
 
-import importlib
+from spatialprobe.lazy import exports
 
 _EXPORTS = {
     "Items": "spatialprobe.probing.items",
@@ -14,10 +14,4 @@ _EXPORTS = {
     "ProbingError": "spatialprobe.probing.items",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'spatialprobe.probing' has no attribute {name!r}")
+__getattr__, __all__ = exports(__name__, _EXPORTS)

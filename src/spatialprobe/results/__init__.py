@@ -3,7 +3,7 @@
 Names are imported lazily (the statistics pull in scipy, which takes a second to import).
 """
 
-import importlib
+from spatialprobe.lazy import exports
 
 _EXPORTS = {
     "provenance": "spatialprobe.results.origin",
@@ -18,10 +18,4 @@ _EXPORTS = {
     "to_markdown": "spatialprobe.results.store",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'spatialprobe.results' has no attribute {name!r}")
+__getattr__, __all__ = exports(__name__, _EXPORTS)

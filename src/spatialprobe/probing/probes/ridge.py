@@ -101,14 +101,6 @@ class Ridge(Probe):
             out = out[..., 0]
         return out if batched else out[0]
 
-    def predict(self, X) -> np.ndarray:
-        out = self.decision(X)
-        if self.kind == "classification":
-            return self.classes_[out.argmax(axis=-1)]
-        if self.kind == "multilabel":
-            return (out >= 0.5).astype(np.float64)
-        return out
-
     def config(self) -> dict:
         return {**super().config(), "alphas": self.alphas.tolist(), "alpha": np.atleast_1d(self.alpha_).tolist(), "batched": self._batched}
 
