@@ -153,7 +153,7 @@ class Runner:
         from spatialprobe.results.stats import paired_difference
 
         cfg = self.config
-        for task, options, items in self.tasks:
+        for task, options, items in self.tasks if "frozen" in cfg.protocols else ():
             t, basis = self._text(items)
             test = items.of("test")
             y = {s: items.target[items.split == s] for s in SPLITS}
