@@ -47,6 +47,23 @@ def overlap_group(scene) -> str:
     return "occluded" if any(o.visible < 1.0 for o in scene.objects) else "clear"
 
 
+def items_from(cols: dict[str, list], groups: dict[str, str], target_dtype=np.int64, classes=None) -> Items:
+    """`Items` from per-item columns: ``scene``, ``item``, ``split``, ``row``, ``target``, ``key`` and
+    optionally ``text`` and ``obj``; ``groups`` maps a breakdown name to its column."""
+    return Items(
+        scene_id=np.array(cols["scene"]),
+        item_id=np.array(cols["item"]),
+        split=np.array(cols["split"]),
+        scene_row=np.array(cols["row"], dtype=np.int64),
+        target=np.array(cols["target"], dtype=target_dtype),
+        text=cols.get("text"),
+        object_index=np.array(cols["obj"], dtype=np.int64) if "obj" in cols else None,
+        control_key=cols["key"],
+        groups={name: np.array(cols[column]) for name, column in groups.items()},
+        classes=classes,
+    )
+
+
 def accuracy(pred, items: Items) -> dict[str, np.ndarray]:
     return {"accuracy": (np.asarray(pred) == items.target).astype(np.float64)}
 

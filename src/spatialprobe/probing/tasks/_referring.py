@@ -7,7 +7,7 @@ import numpy as np
 from spatialprobe.geometry import acc_at, center_in_box, iou
 from spatialprobe.models.preprocess import Preprocess
 from spatialprobe.probing.items import Items
-from spatialprobe.probing.tasks._base import object_lookup, object_type, overlap_group, scene_index, size_group
+from spatialprobe.probing.tasks._base import items_from, object_lookup, object_type, overlap_group, scene_index, size_group
 
 
 def model_frame(store, scene) -> tuple[int, int]:
@@ -36,17 +36,7 @@ def expression_items(scenes, store, target_fn, dtype=np.float64) -> Items:
                 ("kind", e.kind), ("template", e.template or ""),
             ):
                 cols[name].append(value)
-    return Items(
-        scene_id=np.array(cols["scene"]),
-        item_id=np.array(cols["item"]),
-        split=np.array(cols["split"]),
-        scene_row=np.array(cols["row"], dtype=np.int64),
-        target=np.array(cols["target"], dtype=dtype),
-        text=cols["text"],
-        object_index=np.array(cols["obj"], dtype=np.int64),
-        control_key=cols["key"],
-        groups={k: np.array(cols[k]) for k in ("size", "n_objects", "overlap", "kind", "template")},
-    )
+    return items_from(cols, {k: k for k in ("size", "n_objects", "overlap", "kind", "template")}, target_dtype=dtype)
 
 
 def unit_cxcywh(box, frame) -> list[float]:

@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 
 from spatialprobe.probing.items import Items, ProbingError
-from spatialprobe.probing.tasks._base import Task, accuracy, object_lookup, object_type, overlap_group, scene_index, size_group
+from spatialprobe.probing.tasks._base import Task, accuracy, items_from, object_lookup, object_type, overlap_group, scene_index, size_group
 from spatialprobe.registry import TASKS
 
 ROLES = ("primary", "secondary")
@@ -74,15 +74,9 @@ def build(scenes, store, options) -> Items:
                       str(len(scene.objects)), overlap_group(scene), _mentioned(scene, tgt), prim, sec)
             for name, value in zip(names, values):
                 cols[name].append(value)
-    items = Items(
-        scene_id=np.array(cols["scene"]),
-        item_id=np.array(cols["item"]),
-        split=np.array(cols["split"]),
-        scene_row=np.array(cols["row"], dtype=np.int64),
-        target=np.array(cols["target"], dtype=np.int64),
-        object_index=np.array(cols["obj"], dtype=np.int64),
-        control_key=cols["key"],
-        groups={k: np.array(cols[k]) for k in ("size", "n_objects", "overlap", "mentioned")},
+    items = items_from(
+        cols,
+        {k: k for k in ("size", "n_objects", "overlap", "mentioned")},
         classes=categories if target != "combination" else [f"{a}+{b}" for a in categories for b in categories],
     )
     if pairing == "paired" and options.get("balance", True):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from spatialprobe.probing.items import Items
-from spatialprobe.probing.tasks._base import Task, accuracy, object_type, overlap_group, scene_index
+from spatialprobe.probing.tasks._base import Task, accuracy, items_from, object_type, overlap_group, scene_index
 from spatialprobe.registry import TASKS
 
 
@@ -27,18 +25,8 @@ def build(scenes, store, options) -> Items:
                 ("set", set_of.get(rel.predicate, "all")), ("n_objects", str(len(scene.objects))), ("overlap", overlap_group(scene)),
             ):
                 cols[name].append(value)
-    return Items(
-        scene_id=np.array(cols["scene"]),
-        item_id=np.array(cols["item"]),
-        split=np.array(cols["split"]),
-        scene_row=np.array(cols["row"], dtype=np.int64),
-        target=np.array(cols["target"], dtype=np.int64),
-        text=cols["text"],
-        control_key=cols["key"],
-        groups={"predicate": np.array(cols["predicate"]), "predicate_set": np.array(cols["set"]),
-                "n_objects": np.array(cols["n_objects"]), "overlap": np.array(cols["overlap"])},
-        classes=[0, 1],
-    )
+    groups = {"predicate": "predicate", "predicate_set": "set", "n_objects": "n_objects", "overlap": "overlap"}
+    return items_from(cols, groups, classes=[0, 1])
 
 
 TASKS.register(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from spatialprobe.probing.items import Items
-from spatialprobe.probing.tasks._base import Task, object_lookup, object_type, overlap_group, scene_index, size_group
+from spatialprobe.probing.tasks._base import Task, items_from, object_lookup, object_type, overlap_group, scene_index, size_group
 from spatialprobe.probing.tasks._referring import box_metrics, model_frame, unit_cxcywh
 from spatialprobe.registry import TASKS
 
@@ -51,17 +51,9 @@ def build(scenes, store, options) -> Items:
                           overlap_group(scene), caption.kind)
                 for name, value in zip(cols, values):
                     cols[name].append(value)
-    return Items(
-        scene_id=np.array(cols["scene"]),
-        item_id=np.array(cols["item"]),
-        split=np.array(cols["split"]),
-        scene_row=np.array(cols["row"], dtype=np.int64),
-        target=np.array(cols["target"], dtype=np.float64).reshape(-1, 4),
-        text=cols["text"],
-        object_index=np.array(cols["obj"], dtype=np.int64),
-        control_key=cols["key"],
-        groups={k: np.array(cols[k]) for k in ("size", "overlap", "caption")},
-    )
+    items = items_from(cols, {k: k for k in ("size", "overlap", "caption")}, target_dtype=np.float64)
+    items.target = items.target.reshape(-1, 4)
+    return items
 
 
 def metrics(pred, items: Items) -> dict[str, np.ndarray]:
