@@ -81,7 +81,7 @@ def test_the_protocol_writes_every_condition_and_the_paired_gap(setup, tmp_path)
     model_dir, store, _ = setup
     records = run({"model": f"toy:{model_dir}", "data": str(model_dir.parent / "scenes"), "store": str(store.dir.parent),
                    "out": str(tmp_path / "run"), "sites": ["connector.in"], "tasks": ["region_cell"], "pools": ["all"],
-                   "probes": ["attention_pool"], "controls": [], "protocols": ["joint"], "bootstrap": 100, "min_train": 10,
+                   "probes": ["conditioned"], "controls": [], "protocols": ["joint"], "bootstrap": 100, "min_train": 10,
                    "joint": {"max_epochs": 2, "min_epochs": 1, "patience": 1, "batch_size": 16}}, progress=False)
     assert all(r.condition["control"] != "none" for r in records)  # protocols: [joint] runs no plain frozen sweep
     joint = [r for r in records if r.condition["control"] in CONDITIONS + ("joint − frozen",)]

@@ -256,12 +256,30 @@ def test_mlp_box_head_and_early_stopping(tmp_path):
     np.testing.assert_array_equal(type(probe).load(tmp_path / "m").predict(X[750:]), probe.predict(X[750:]))
 
 
-@pytest.mark.parametrize("name", ["mlp", "attention_pool"])
+def test_the_conditioned_probe_reads_what_the_text_asks_for():
+    rng = np.random.default_rng(0)
+    n, T, d = 1500, 16, 8
+    tokens = rng.normal(size=(n, T, d)).astype(np.float32)
+    a, b = rng.integers(0, 8, n), rng.integers(0, 8, n)
+    tokens[np.arange(n), a, 1] += 3.0  # a "red" bump among the first 8 rows
+    tokens[np.arange(n), b + 8, 2] += 3.0  # a "blue" bump among the last 8
+    asks = rng.integers(0, 2, n)  # the text names one colour: word id 2 or 3
+    ids = (asks + 2)[:, None].astype(np.int64)
+    y = np.where(asks == 0, a, b)
+    part = lambda s, e: {"tokens": tokens[s:e], "text": ids[s:e]}  # noqa: E731
+    probe = PROBES.get("conditioned")("classification").fit(part(0, 1000), y[:1000], part(1000, 1250), y[1000:1250])
+    assert probe.score(part(1250, 1500), y[1250:]) > 0.5  # chance is 1/8; ignoring the text caps it near 1/2 of that
+
+
+@pytest.mark.parametrize("name", ["mlp", "attention_pool", "conditioned"])
 def test_neural_probes_never_see_test_rows(name):
     X, y = _planted(300, 12, 0)
     Xv, yv = _planted(100, 12, 1)
     Xt, yt = _planted(100, 12, 2)
-    wrap = (lambda a: {"tokens": a.reshape(len(a), 3, 4), "text": None}) if name == "attention_pool" else (lambda a: a)
+    if name == "mlp":
+        wrap = lambda a: a  # noqa: E731
+    else:
+        wrap = lambda a: {"tokens": a.reshape(len(a), 3, 4), "text": None if name == "attention_pool" else np.ones((len(a), 2), np.int64)}  # noqa: E731
     probe_cls = PROBES.get(name)
     data = lambda test: {"probe_train": wrap(X), "probe_val": wrap(Xv), "test": wrap(test)}  # noqa: E731
     clean, _ = fit_and_predict(probe_cls, "classification", 0, data(Xt), {"probe_train": y, "probe_val": yv, "test": yt})
@@ -274,9 +292,9 @@ def test_neural_probes_never_see_test_rows(name):
 def test_neural_probes_run_through_the_protocol(tmp_path):
     data = build(SyntheticConfig(n=160, seed=6), tmp_path / "scenes", workers=1, progress=False)
     records = run({"model": "toy:tiny-qformer", "data": str(data), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"),
-                   "sites": ["connector.out"], "tasks": ["referring_box"], "pools": ["all"], "probes": ["mlp", "attention_pool"],
+                   "sites": ["connector.out"], "tasks": ["referring_box"], "pools": ["all"], "probes": ["mlp", "attention_pool", "conditioned"],
                    "controls": [], "bootstrap": 100, "min_train": 10}, progress=False)
-    assert {r.probe for r in records} == {"mlp", "attention_pool"}
+    assert {r.probe for r in records} == {"mlp", "attention_pool", "conditioned"}
     for r in records:
         chosen = r.config["chosen"]
         assert chosen["box"] is True and chosen["curve"] and chosen["trained_parameters"] > 0

@@ -145,7 +145,7 @@ def train_condition(model, condition: str, probe, kind: str, data: dict[str, Spl
     wants_tokens = getattr(probe, "wants_tokens", False)
     ex_items = np.flatnonzero(train.scene_of < len(example))[:64]  # items whose scene is in the example batch
     ex = example[train.scene_of[ex_items]]
-    shape_input = {"tokens": ex.numpy(), "text": None if train.text is None else train.text[ex_items].numpy()} if wants_tokens else ex.flatten(1).numpy()
+    shape_input = {"tokens": ex.numpy(), "text": None if train.text is None else train.text.numpy()} if wants_tokens else ex.flatten(1).numpy()
     torch.manual_seed(seed)
     probe.shape_ = probe.shape_of(shape_input, n_out)
     full = _Head(prefix, probe.network(probe.shape_), wants_tokens)
@@ -224,6 +224,6 @@ def split_data(store, items: Items, site: str, probe, kind: str, text: np.ndarra
         mask = items.split == split
         unique, scene_of = np.unique(rows[mask], return_inverse=True)
         tokens = torch.as_tensor(store.take(site, unique, dtype=np.float32))
-        t = None if text is None else torch.as_tensor(np.asarray(text[mask], dtype=np.float32))
+        t = None if text is None else torch.as_tensor(np.asarray(text[mask]))  # features (float32) or word ids (int64)
         out[split] = SplitData(tokens, scene_of, t, encoded[torch.as_tensor(np.flatnonzero(mask))])
     return out

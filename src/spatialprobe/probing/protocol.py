@@ -107,6 +107,15 @@ class Runner:
                     check_pool(task, site, pool_name, self.store)
             self.tasks.append((task, options, items))
 
+    @staticmethod
+    def _probe_text(probe_cls, items: Items, features):
+        """What a probe reads of the items' text: word ids for the conditioned probe, else features."""
+        from spatialprobe.probing.text import word_ids
+
+        if items.text is None or not getattr(probe_cls, "wants_word_ids", False):
+            return features
+        return word_ids(items.text, [t for t, s in zip(items.text, items.split) if s == "probe_train"])
+
     def _text(self, items: Items):
         if items.text is None:
             return None, None
@@ -118,7 +127,7 @@ class Runner:
 
     def _design(self, store, site, pool_name, items, t, basis, seed, rows=None, tokens: bool = False):
         """Per split: flattened (and text-conditioned) features, or for token probes
-        ``{"tokens": (n, T, d), "text": (n, k) | None}``."""
+        ``{"tokens": (n, T, d), "text": text features or word ids | None}``."""
         v = visual(store, site, pool_name, items, seed, rows, flatten=not tokens)
         if tokens:
             return {s: {"tokens": v[items.split == s], "text": None if t is None else t[items.split == s]} for s in SPLITS}
@@ -154,7 +163,7 @@ class Runner:
 
         cfg = self.config
         for task, options, items in self.tasks if "frozen" in cfg.protocols else ():
-            t, basis = self._text(items)
+            t_features, basis = self._text(items)
             test = items.of("test")
             y = {s: items.target[items.split == s] for s in SPLITS}
             if "baselines" in cfg.controls:
@@ -171,6 +180,7 @@ class Runner:
                         probe_cls = PROBES.get(probe_name)
                         tok = getattr(probe_cls, "wants_tokens", False)
                         opts = {"box": task.box} if getattr(probe_cls, "accepts_box", False) else {}
+                        t = self._probe_text(probe_cls, items, t_features)
                         for site in self.store.sites:
                             X = self._design(self.store, site, pool_name, items, t, basis, seed, tokens=tok)
                             probe, pred = fit_and_predict(probe_cls, task.kind, seed, X, y, **opts)
@@ -212,12 +222,13 @@ class Runner:
 
         cfg = self.config
         settings = joint.JointSettings(**cfg.joint)
-        t, _ = self._text(items)
+        features, _ = self._text(items)
         test = items.of("test")
         for probe_name in cfg.probes:
             probe_cls = PROBES.get(probe_name)
             if not getattr(probe_cls, "accepts_box", False):
                 continue
+            t = self._probe_text(probe_cls, items, features)
             for seed in cfg.seeds:
                 heads = {}
                 for condition in joint.CONDITIONS:

