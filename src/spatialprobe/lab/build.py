@@ -38,10 +38,6 @@ def _toy_config(cfg: LabConfig, vocab: int, connector: str = "linear", position_
     return ToyConfig(**cfg.model, connector=connector, vocab_size=vocab, position_in_kv=position_in_kv, max_length=112)
 
 
-def _tokenizer_from(directory: Path):
-    return toy.load_tokenizer(directory)
-
-
 class Lab:
     def __init__(self, cfg: LabConfig, progress: bool = True):
         self.cfg, self.progress = cfg, progress
@@ -87,7 +83,7 @@ class Lab:
         spec = {**self.base, "objective": objective, "epochs": self.cfg.encoder_epochs, "tokenizer": lm_dir.name}
 
         def build(tmp: Path):
-            tokenizer = _tokenizer_from(lm_dir)
+            tokenizer = toy.load_tokenizer(lm_dir)
             model, curve = encoders.pretrain(objective, _toy_config(self.cfg, len(tokenizer)), self.data, tokenizer, epochs=self.cfg.encoder_epochs, seed=self.cfg.seed, progress=self.progress)
             save_model(model, str(tmp / "weights.safetensors"))
             return curve
@@ -98,7 +94,7 @@ class Lab:
         spec = {**self.base, "connector": kind, "position_in_kv": position_in_kv, "epochs": self.cfg.connector_epochs, "encoder": enc_dir.name, "lm": lm_dir.name}
 
         def build(tmp: Path):
-            tokenizer = _tokenizer_from(lm_dir)
+            tokenizer = toy.load_tokenizer(lm_dir)
             model = self.assemble(kind, enc_dir, lm_dir, len(tokenizer), position_in_kv)
             ids, mask = encode_batch(tokenizer, self.data.captions("coarse"), 48)
             tokens = encoder_tokens(model, self.data)

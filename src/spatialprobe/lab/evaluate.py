@@ -15,6 +15,7 @@ import torch
 
 from spatialprobe.lab.captioning import attribute_scores, caption_metrics, generate
 from spatialprobe.lab.data import load
+from spatialprobe.lab.trainer import encoder_tokens
 from spatialprobe.models import toy
 from spatialprobe.scenes.dataset import SceneDataset
 
@@ -26,10 +27,8 @@ def _derangement(n: int, seed: int) -> np.ndarray:
     return out
 
 
-def caption_items(model, tokenizer, data, prompts_from: np.ndarray, vocabulary) -> dict[str, np.ndarray]:
-    with torch.inference_mode():
-        tokens = torch.cat([model.vision(data.pixels(np.arange(i, min(i + 256, len(data.scenes))))) for i in range(0, len(data.scenes), 256)])
-        prompts = model.connector(tokens)[prompts_from]
+def caption_items(model, tokenizer, data, prompts: torch.Tensor, vocabulary) -> dict[str, np.ndarray]:
+    """Captions from ``prompts`` (one per scene of ``data``), scored against each scene."""
     texts = generate(model, prompts, tokenizer)
     refs = [[c.text for c in s.captions if c.kind == "coarse"] for s in data.scenes]
     metrics = caption_metrics(texts, refs)
@@ -53,8 +52,10 @@ def evaluate(checkpoints: dict[str, Path], data_dir: str, out: str | Path, *, sp
     store, records = ResultStore(out), []
     for name, directory in checkpoints.items():
         model, tokenizer = toy.load(directory).eval(), toy.load_tokenizer(directory)
-        runs = {"none": caption_items(model, tokenizer, data, np.arange(len(ids)), vocabulary),
-                "blind": caption_items(model, tokenizer, data, _derangement(len(ids), seed), vocabulary)}
+        with torch.inference_mode():
+            prompts = model.connector(encoder_tokens(model, data))
+        runs = {"none": caption_items(model, tokenizer, data, prompts, vocabulary),
+                "blind": caption_items(model, tokenizer, data, prompts[_derangement(len(ids), seed)], vocabulary)}
         connector, encoder = name.split("@")
         for control, res in runs.items():
             metrics = {}

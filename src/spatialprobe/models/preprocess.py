@@ -146,8 +146,12 @@ class Preprocess:
     @classmethod
     def from_json(cls, d: dict) -> Preprocess:
         """Inverse of `to_json`."""
+        resize = None
+        if d["resize"]:
+            kind, value = d["resize"]
+            resize = (kind, tuple(value) if isinstance(value, list) else value)
         return cls(
-            resize=tuple(d["resize"][:1]) + (tuple(d["resize"][1]) if isinstance(d["resize"][1], list) else d["resize"][1],) if d["resize"] else None,
+            resize=resize,
             crop=tuple(d["crop"]) if d["crop"] else None,
             pad=tuple(d["pad"]) if d["pad"] else None,
             mean=tuple(d["mean"]),

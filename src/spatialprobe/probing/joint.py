@@ -32,7 +32,9 @@ from spatialprobe.models import toy
 from spatialprobe.probing.items import Items, ProbingError
 
 SPLITS = ("probe_train", "probe_val", "test")
-CONDITIONS = ("frozen", "joint", "joint from random", "upper reference", "capacity-matched frozen", "blind", "control task")
+TRAINED = ("frozen", "joint", "joint from random", "upper reference", "capacity-matched frozen")
+"""Conditions that differ in what learns; blind and control task train as ``frozen`` on other inputs / labels."""
+CONDITIONS = TRAINED + ("blind", "control task")
 
 
 @dataclass
@@ -105,12 +107,11 @@ def _fresh_like(connector: nn.Module, cfg, seed: int) -> nn.Module:
 
 def lab_model(spec: str):
     """The toy model behind a ``toy:<preset or dir>`` spec (the joint protocol trains its connector)."""
-    from pathlib import Path
+    from spatialprobe.models import load_model, parse_spec
 
-    scheme, _, target = spec.partition(":")
-    if scheme != "toy":
+    if parse_spec(spec)[0] != "toy":
         raise ProbingError(f"the joint protocol trains a lab connector: it needs a toy:<dir> model, got {spec!r}")
-    return toy.build(toy.PRESETS[target]) if target in toy.PRESETS else toy.load(Path(target))
+    return load_model(spec).model
 
 
 @dataclass
@@ -124,8 +125,8 @@ class ConditionResult:
 
 def train_condition(model, condition: str, probe, kind: str, data: dict[str, SplitData], seed: int, settings: JointSettings) -> ConditionResult:
     """Train one condition on a lab model (its encoder and LM stay untouched) and predict ``test``."""
-    if condition not in CONDITIONS[:5]:
-        raise ProbingError(f"unknown training condition {condition!r}; valid: {', '.join(CONDITIONS[:5])}")
+    if condition not in TRAINED:
+        raise ProbingError(f"unknown training condition {condition!r}; valid: {', '.join(TRAINED)}")
     model.eval()
     connector = model.connector
     learns = condition in ("joint", "joint from random")
