@@ -2,7 +2,7 @@
 
 Order: tokenizer + LM (text of the lab split), each encoder, then each connector on its encoder
 with the LM frozen. Every stage is cached under the hash of its spec, so re-running reuses what
-exists and an interrupted run continues. The result maps a model name (``linear@contrastive``)
+exists and an interrupted run continues. The result maps a model name (``linear+coarse@contrastive``)
 to a toy checkpoint directory: load it with ``load_model("toy:<dir>")``.
 """
 
@@ -20,8 +20,9 @@ from spatialprobe.features.key import dataset_fingerprint
 from spatialprobe.lab import cache, encoders, lm
 from spatialprobe.lab.config import LabConfig
 from spatialprobe.lab.data import LabData, load
-from spatialprobe.lab.text import encode_batch, train_tokenizer
-from spatialprobe.lab.trainer import CaptionLoss, encoder_tokens, train_connector
+from spatialprobe.lab.text import PROMPT_WORDS, train_tokenizer
+from spatialprobe.lab.objectives import connector_losses
+from spatialprobe.lab.trainer import encoder_tokens, train_connector
 from spatialprobe.models import toy
 from spatialprobe.models.toy.model import ToyConfig, ToyVLM
 from spatialprobe.scenes.dataset import SceneDataset
@@ -68,7 +69,7 @@ class Lab:
         return directory
 
     def language_model(self) -> Path:
-        spec = {**self.base, "epochs": self.cfg.lm_epochs}
+        spec = {**self.base, "epochs": self.cfg.lm_epochs, "prompt_words": PROMPT_WORDS}
 
         def build(tmp: Path):
             tokenizer = train_tokenizer(self.data.texts())
@@ -90,19 +91,30 @@ class Lab:
 
         return self._stage(f"encoder:{objective}", spec, build)
 
-    def connector(self, kind: str, enc_dir: Path, lm_dir: Path, position_in_kv: bool) -> Path:
-        spec = {**self.base, "connector": kind, "position_in_kv": position_in_kv, "epochs": self.cfg.connector_epochs, "encoder": enc_dir.name, "lm": lm_dir.name}
+    def connector(self, c: dict, enc_dir: Path, lm_dir: Path) -> Path:
+        """Train connector ``c`` (type, position_in_kv, objectives) on its encoder with the LM frozen.
+
+        The heads its objectives add (e.g. PixelLLM's location head) are saved beside it.
+        """
+        kind, position_in_kv, objectives = c["type"], bool(c.get("position_in_kv", False)), list(c["objectives"])
+        spec = {**self.base, "connector": kind, "position_in_kv": position_in_kv, "epochs": self.cfg.connector_epochs, "encoder": enc_dir.name, "lm": lm_dir.name,
+                "objectives": objectives}
+        if objectives != ["coarse"]:
+            spec.update(seen=sorted(self.cfg.seen_predicates), location_weight=self.cfg.location_weight)
 
         def build(tmp: Path):
             tokenizer = toy.load_tokenizer(lm_dir)
             model = self.assemble(kind, enc_dir, lm_dir, len(tokenizer), position_in_kv)
-            ids, mask = encode_batch(tokenizer, self.data.captions("coarse"), 48)
+            losses, heads = connector_losses(objectives, model, self.data, tokenizer, seen=set(self.cfg.seen_predicates), location_weight=self.cfg.location_weight)
             tokens = encoder_tokens(model, self.data)
-            curve = train_connector(model, tokens, [CaptionLoss(ids, mask)], epochs=self.cfg.connector_epochs, seed=self.cfg.seed, progress=self.progress)
+            extra = [p for head in heads.values() for p in head.parameters()]
+            curve = train_connector(model, tokens, losses, epochs=self.cfg.connector_epochs, seed=self.cfg.seed, extra_params=extra, progress=self.progress)
             toy.save(model, tmp, tokenizer=tokenizer)
+            for name, head in heads.items():
+                save_model(head, str(tmp / f"{name}_head.safetensors"))
             return curve
 
-        return self._stage(f"model:{kind}", spec, build)
+        return self._stage(f"model:{LabConfig.name(c)}", spec, build)
 
     def assemble(self, kind: str, enc_dir: Path, lm_dir: Path, vocab: int, position_in_kv: bool) -> ToyVLM:
         """A toy VLM with the pretrained encoder and LM and a fresh connector (seeded)."""
@@ -115,10 +127,7 @@ class Lab:
     def train_all(self) -> LabModels:
         lm_dir = self.language_model()
         encoder_dirs = {objective: self.encoder(objective, lm_dir) for objective in self.cfg.encoders}
-        checkpoints = {}
-        for c in self.cfg.connectors:
-            name = f"{c['type']}{'+pos' if c.get('position_in_kv') else ''}@{c['encoder']}"
-            checkpoints[name] = self.connector(c["type"], encoder_dirs[c["encoder"]], lm_dir, bool(c.get("position_in_kv", False)))
+        checkpoints = {LabConfig.name(c): self.connector(c, encoder_dirs[c["encoder"]], lm_dir) for c in self.cfg.connectors}
         return LabModels(checkpoints, dict(self.seconds), list(self.reused))
 
 

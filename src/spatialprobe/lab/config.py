@@ -6,7 +6,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from spatialprobe.lab.encoders import OBJECTIVES
+from spatialprobe.lab.objectives import OBJECTIVES as CONNECTOR_OBJECTIVES
 from spatialprobe.models.toy.model import CONNECTORS
+
+DEFAULT_SEEN = ["left of", "right of", "near", "far from"]
+"""Predicates the object-aware objectives may see; ``above`` and ``below`` stay unseen."""
 
 
 class LabConfigError(ValueError):
@@ -35,21 +39,35 @@ class LabConfig:
     lm_epochs: int = 6
     connector_epochs: int = 8
     encoders: list[str] = field(default_factory=lambda: ["contrastive", "labels", "masked", "random"])
-    connectors: list[dict] = field(default_factory=_default_connectors)
+    connectors: list = field(default_factory=_default_connectors)
+    """Dicts ``{type, encoder, position_in_kv, objectives}`` or preset strings ``qformer+spatial+location@contrastive``."""
+    seen_predicates: list[str] = field(default_factory=lambda: list(DEFAULT_SEEN))
+    location_weight: float = 0.1
     cache: str | None = None
 
     def __post_init__(self) -> None:
         for i, name in enumerate(self.encoders):
             if name not in OBJECTIVES:
                 raise LabConfigError(f"lab.encoders[{i}]: unknown objective {name!r}; valid: {', '.join(OBJECTIVES)}")
+        self.connectors = [parse_preset(c, f"lab.connectors[{i}]") if isinstance(c, str) else c for i, c in enumerate(self.connectors)]
         for i, c in enumerate(self.connectors):
             if not isinstance(c, dict) or c.get("type") not in CONNECTORS:
                 raise LabConfigError(f"lab.connectors[{i}].type: expected one of {', '.join(CONNECTORS)}, got {c!r}")
             if c.get("encoder") not in self.encoders:
                 raise LabConfigError(f"lab.connectors[{i}].encoder: {c.get('encoder')!r} is not in lab.encoders {self.encoders}")
+            for objective in c.setdefault("objectives", ["coarse"]):
+                if objective not in CONNECTOR_OBJECTIVES:
+                    raise LabConfigError(f"lab.connectors[{i}].objectives: unknown {objective!r}; valid: {', '.join(CONNECTOR_OBJECTIVES)}")
+            if not {"coarse", "spatial"} & set(c["objectives"]):
+                raise LabConfigError(f"lab.connectors[{i}].objectives: needs a caption objective (coarse or spatial), got {c['objectives']}")
         for name in ("encoder_epochs", "lm_epochs", "connector_epochs"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise LabConfigError(f"lab.{name}: expected a positive integer")
+
+    @staticmethod
+    def name(c: dict) -> str:
+        """A connector's model name, the inverse of `parse_preset`: ``qformer+pos+spatial+location@contrastive``."""
+        return "+".join([c["type"]] + (["pos"] if c.get("position_in_kv") else []) + list(c.get("objectives", ["coarse"]))) + f"@{c['encoder']}"
 
     @classmethod
     def from_dict(cls, d: dict) -> LabConfig:
@@ -74,3 +92,12 @@ class LabConfig:
         import os
 
         return Path(self.cache or os.environ.get("SPATIALPROBE_LAB", Path.home() / ".cache" / "spatialprobe" / "lab"))
+
+
+def parse_preset(text: str, where: str = "preset") -> dict:
+    """``<type>[+pos][+objective…]@<encoder>`` → a connector dict (objectives default to coarse)."""
+    head, _, encoder = text.partition("@")
+    kind, *options = head.split("+")
+    if not encoder:
+        raise LabConfigError(f"{where}: {text!r} names no encoder; write e.g. {kind}+spatial@contrastive")
+    return {"type": kind, "encoder": encoder, "position_in_kv": "pos" in options, "objectives": [o for o in options if o != "pos"] or ["coarse"]}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
+PROMPT_WORDS = ["where", "is"]
+"""Words of the location head's ``where is …`` prompts, in the vocabulary even if no lab text uses them."""
 _TOKEN = re.compile(r"[a-z]+|[.,]")
 
 
@@ -17,7 +19,7 @@ def train_tokenizer(texts: list[str]):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {tok: i for i, tok in enumerate(SPECIALS + sorted({w for t in texts for w in words(t)}))}
+    vocab = {tok: i for i, tok in enumerate(SPECIALS + sorted({w for t in texts for w in words(t)} | set(PROMPT_WORDS)))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Punctuation()])

@@ -39,9 +39,11 @@ CONDITIONS = TRAINED + ("blind", "control task")
 
 @dataclass
 class JointSettings:
-    max_epochs: int = 60
-    min_epochs: int = 15
-    patience: int = 10
+    """The neural probes' own early-stopping rule; a joint run capped at 60 epochs was still improving."""
+
+    max_epochs: int = 200
+    min_epochs: int = 30
+    patience: int = 20
     lr: float = 2e-3
     batch_size: int = 64
 

@@ -254,6 +254,11 @@ class ToyLM(nn.Module):
         self.head = nn.Linear(cfg.lm_width, cfg.vocab_size, bias=False)
 
     def forward(self, prefix, input_ids=None, attention_mask=None):
+        """Logits over [prefix; text] positions."""
+        return self.head(self.hidden(prefix, input_ids, attention_mask))
+
+    def hidden(self, prefix, input_ids=None, attention_mask=None):
+        """The final (normalised) hidden state of every [prefix; text] position."""
         parts = [prefix] + ([self.embed(input_ids)] if input_ids is not None else [])
         x = torch.cat(parts, dim=1)
         if x.shape[1] > self.pos.shape[1]:
@@ -265,7 +270,7 @@ class ToyLM(nn.Module):
             key_mask = torch.cat([ones, attention_mask], dim=1)
         for block in self.blocks:
             x = block(x, key_mask=key_mask)
-        return self.head(self.norm(x))
+        return self.norm(x)
 
 
 class ToyVLM(nn.Module):
