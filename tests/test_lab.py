@@ -31,7 +31,8 @@ def data_dir(tmp_path_factory):
 def _config(data_dir, cache, **kw):
     return LabConfig(data=str(data_dir), cache=str(cache), model=TINY, encoder_epochs=1, lm_epochs=1, connector_epochs=1,
                      encoders=kw.pop("encoders", ["contrastive", "random"]),
-                     connectors=kw.pop("connectors", [{"type": "qformer", "encoder": "contrastive"}, {"type": "perceiver", "encoder": "random"}]), **kw)
+                     connectors=kw.pop("connectors", [{"type": "qformer", "encoder": "contrastive"}, {"type": "perceiver", "encoder": "random"},
+                                                       "qformer+spatial+location+query_location@contrastive"]), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +141,24 @@ def test_lab_data_uses_only_its_split(data_dir):
     data = load(SceneDataset(data_dir), "lab")
     assert {s.split for s in data.scenes} == {"lab"}
     assert np.asarray(data.images).dtype == np.uint8
+
+
+def test_object_aware_connector_saves_its_heads_and_location_records(trained, data_dir, tmp_path):
+    from spatialprobe.lab.locate import evaluate_location
+    from spatialprobe.results.store import ResultStore
+
+    models, _ = trained
+    directory = models.checkpoints["qformer+spatial+location+query_location@contrastive"]
+    assert (directory / "location_head.safetensors").exists() and (directory / "query_location_head.safetensors").exists()
+    assert not (models.checkpoints["qformer+coarse@contrastive"] / "location_head.safetensors").exists()
+    records = evaluate_location(directory, str(data_dir), tmp_path, epochs=1, n_resamples=50)
+    tasks = {(r.task, r.condition["control"]) for r in records}
+    assert tasks == {(t, c) for t, base in (("word_grounding", "category mean box"), ("referring_eos", "mean referent box"), ("box_captioning", "whole-image caption"))
+                     for c in ("none", base, "head − baseline")}
+    for r in records:  # a one-epoch LM may name no object, leaving box captioning's precisions undefined
+        assert (r.metrics or r.task == "box_captioning") and all(e.low <= e.value <= e.high for e in r.metrics.values())
+    captions = next(r for r in records if r.task == "box_captioning" and r.condition["control"] == "none")
+    assert len(ResultStore(tmp_path).predictions(captions)) == sum(len(s.objects) for s in SceneDataset(data_dir).scenes("test"))
+    words = next(r for r in records if r.task == "word_grounding" and r.condition["control"] == "none")
+    preds = ResultStore(tmp_path).predictions(words)
+    assert preds and {p["word"] for p in preds} <= {"a", "small", "large"} | {w for v in SceneDataset(data_dir).metadata["vocabulary"].values() for w in v}
