@@ -162,3 +162,9 @@ def test_object_aware_connector_saves_its_heads_and_location_records(trained, da
     words = next(r for r in records if r.task == "word_grounding" and r.condition["control"] == "none")
     preds = ResultStore(tmp_path).predictions(words)
     assert preds and {p["word"] for p in preds} <= {"a", "small", "large"} | {w for v in SceneDataset(data_dir).metadata["vocabulary"].values() for w in v}
+
+
+def test_object_aware_objectives_see_the_datasets_seen_predicates(data_dir, tmp_path):
+    seen = SceneDataset(data_dir).metadata["predicate_sets"]["seen"]
+    assert Lab(_config(data_dir, tmp_path), progress=False).seen_predicates == seen
+    assert Lab(_config(data_dir, tmp_path, seen_predicates=["near"]), progress=False).seen_predicates == ["near"]

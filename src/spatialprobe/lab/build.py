@@ -26,6 +26,7 @@ from spatialprobe.lab.trainer import encoder_tokens, train_connector
 from spatialprobe.models import toy
 from spatialprobe.models.toy.model import ToyConfig, ToyVLM
 from spatialprobe.scenes.dataset import SceneDataset
+from spatialprobe.scenes.sources.synthetic.predicates import PREDICATES_ORDER
 
 
 @dataclass
@@ -68,6 +69,14 @@ class Lab:
         self.seconds[name] = time.perf_counter() - start
         return directory
 
+    @property
+    def seen_predicates(self) -> list[str]:
+        """The config's, else the dataset's seen predicate set, else every predicate (nothing held out)."""
+        if self.cfg.seen_predicates is not None:
+            return list(self.cfg.seen_predicates)
+        sets = self.dataset.metadata.get("predicate_sets") or {}
+        return list(sets.get("seen") or PREDICATES_ORDER)
+
     def language_model(self) -> Path:
         spec = {**self.base, "epochs": self.cfg.lm_epochs, "prompt_words": PROMPT_WORDS}
 
@@ -100,12 +109,12 @@ class Lab:
         spec = {**self.base, "connector": kind, "position_in_kv": position_in_kv, "epochs": self.cfg.connector_epochs, "encoder": enc_dir.name, "lm": lm_dir.name,
                 "objectives": objectives}
         if objectives != ["coarse"]:
-            spec.update(seen=sorted(self.cfg.seen_predicates), location_weight=self.cfg.location_weight)
+            spec.update(seen=sorted(self.seen_predicates), location_weight=self.cfg.location_weight)
 
         def build(tmp: Path):
             tokenizer = toy.load_tokenizer(lm_dir)
             model = self.assemble(kind, enc_dir, lm_dir, len(tokenizer), position_in_kv)
-            losses, heads = connector_losses(objectives, model, self.data, tokenizer, seen=set(self.cfg.seen_predicates), location_weight=self.cfg.location_weight)
+            losses, heads = connector_losses(objectives, model, self.data, tokenizer, seen=set(self.seen_predicates), location_weight=self.cfg.location_weight)
             tokens = encoder_tokens(model, self.data)
             extra = [p for head in heads.values() for p in head.parameters()]
             curve = train_connector(model, tokens, losses, epochs=self.cfg.connector_epochs, seed=self.cfg.seed, extra_params=extra, progress=self.progress)

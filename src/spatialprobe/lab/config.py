@@ -9,8 +9,6 @@ from spatialprobe.lab.encoders import OBJECTIVES
 from spatialprobe.lab.objectives import OBJECTIVES as CONNECTOR_OBJECTIVES
 from spatialprobe.models.toy.model import CONNECTORS
 
-DEFAULT_SEEN = ["left of", "right of", "near", "far from"]
-"""Predicates the object-aware objectives may see; ``above`` and ``below`` stay unseen."""
 
 
 class LabConfigError(ValueError):
@@ -41,7 +39,8 @@ class LabConfig:
     encoders: list[str] = field(default_factory=lambda: ["contrastive", "labels", "masked", "random"])
     connectors: list = field(default_factory=_default_connectors)
     """Dicts ``{type, encoder, position_in_kv, objectives}`` or preset strings ``qformer+spatial+location@contrastive``."""
-    seen_predicates: list[str] = field(default_factory=lambda: list(DEFAULT_SEEN))
+    seen_predicates: list[str] | None = None
+    """Predicates the object-aware objectives may see; default: the dataset's ``predicate_sets.seen``."""
     location_weight: float = 0.1
     cache: str | None = None
 
