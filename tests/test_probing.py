@@ -218,6 +218,7 @@ def test_a_full_run_writes_records_with_intervals_and_predictions(tmp_path):
     rows = store.predictions(main_record)
     assert len(rows) == main_record.metrics["accuracy"].n
     assert np.mean([row["prediction"] == row["target"] for row in rows]) == pytest.approx(main_record.metrics["accuracy"].value, abs=1e-6)
+    assert [row["scores"]["accuracy"] for row in rows] == [float(row["prediction"] == row["target"]) for row in rows]
     assert "selectivity" in next(r for r in records if r.condition["control"] == "control_task").metrics
     assert (tmp_path / "run" / "summary.csv").exists() and (tmp_path / "run" / "config.json").exists()
 

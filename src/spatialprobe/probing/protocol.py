@@ -55,12 +55,15 @@ def estimates(task, pred, items: Items, n_resamples: int, seed: int):
     return out, per_item
 
 
-def _prediction_rows(items: Items, pred) -> list[dict]:
-    pred = np.asarray(pred)
-    return [
+def _prediction_rows(items: Items, pred, scores: dict[str, np.ndarray] | None = None) -> list[dict]:
+    """One row per test item: prediction, target and (``scores``) its per-item metric values."""
+    rows = [
         {"scene": s, "item": i, "prediction": p.tolist() if hasattr(p, "tolist") else p, "target": t.tolist() if hasattr(t, "tolist") else t}
         for s, i, p, t in zip(items.scene_id, items.item_id, pred, items.target)
     ]
+    for k, row in enumerate(rows if scores else ()):
+        row["scores"] = {name: float(v[k]) for name, v in scores.items()}
+    return rows
 
 
 class Runner:
@@ -134,7 +137,7 @@ class Runner:
         x = condition(v, t, self.config.conditioning, basis)
         return {s: x[items.split == s] for s in SPLITS}
 
-    def _record(self, task: str, conditioned: bool, options, site, probe, pool_name, seed, control, metrics, items_test, pred, extra=None, protocol="frozen"):
+    def _record(self, task: str, conditioned: bool, options, site, probe, pool_name, seed, control, metrics, items_test, pred, extra=None, protocol="frozen", scores=None):
         from spatialprobe.results.origin import provenance
         from spatialprobe.results.record import ResultRecord
 
@@ -143,7 +146,7 @@ class Runner:
             cond.update(text=self.config.text, conditioning=self.config.conditioning)
         record = ResultRecord(
             task=task,
-            model=self.config.model,
+            model=self.config.name or self.config.model,
             site=site,
             probe=probe,
             protocol=protocol,
@@ -153,7 +156,7 @@ class Runner:
             config={**self.config.to_dict(), **(extra or {})},
             provenance=provenance(seed=seed, dtype="float32", store=self.store.manifest["key"], store_hash=self.store.manifest["store_hash"]),
         )
-        self.results.write(record, None if pred is None else _prediction_rows(items_test, pred))
+        self.results.write(record, None if pred is None else _prediction_rows(items_test, pred, scores))
         self.records.append(record)
         return record
 
@@ -168,8 +171,8 @@ class Runner:
             y = {s: items.target[items.split == s] for s in SPLITS}
             if "baselines" in cfg.controls:
                 for name, pred in controls.baselines(task.kind, items.of("probe_train"), test).items():
-                    metrics, _ = estimates(task, pred, test, cfg.bootstrap, 0)
-                    self._record(task.name, task.conditioned, options, None, f"baseline:{name}", None, None, "baseline", metrics, test, pred)
+                    metrics, scores = estimates(task, pred, test, cfg.bootstrap, 0)
+                    self._record(task.name, task.conditioned, options, None, f"baseline:{name}", None, None, "baseline", metrics, test, pred, scores=scores)
             for seed in cfg.seeds:
                 control_y = None
                 if "control_task" in cfg.controls and items.control_key is not None:
@@ -186,7 +189,7 @@ class Runner:
                             probe, pred = fit_and_predict(probe_cls, task.kind, seed, X, y, **opts)
                             metrics, per_item = estimates(task, pred, test, cfg.bootstrap, seed)
                             hyper = {"chosen": {k: v for k, v in probe.config().items() if k != "alphas"}}
-                            self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "none", metrics, test, pred, hyper)
+                            self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "none", metrics, test, pred, hyper, scores=per_item)
                             if control_y is not None:
                                 cy, ctest = control_y
                                 _, cpred = fit_and_predict(probe_cls, task.kind, seed, X, cy, **opts)
@@ -197,17 +200,17 @@ class Runner:
                                 cmetrics["selectivity"] = paired_difference(
                                     sign * per_item[head], sign * c_item[head], test.scene_id, n_resamples=cfg.bootstrap, seed=seed
                                 )
-                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "control_task", cmetrics, ctest_items, cpred)
+                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "control_task", cmetrics, ctest_items, cpred, scores=c_item)
                             if "blind" in cfg.controls and task.level != "object":
                                 Xb = self._design(self.store, site, pool_name, items, t, basis, seed, controls.blind_rows(items, seed), tok)
                                 _, bpred = fit_and_predict(probe_cls, task.kind, seed, Xb, y, **opts)
-                                bmetrics, _ = estimates(task, bpred, test, cfg.bootstrap, seed)
-                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "blind", bmetrics, test, bpred)
+                                bmetrics, b_item = estimates(task, bpred, test, cfg.bootstrap, seed)
+                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "blind", bmetrics, test, bpred, scores=b_item)
                             if self.random_store is not None:
                                 Xr = self._design(self.random_store, site, pool_name, items, t, basis, seed, tokens=tok)
                                 _, rpred = fit_and_predict(probe_cls, task.kind, seed, Xr, y, **opts)
-                                rmetrics, _ = estimates(task, rpred, test, cfg.bootstrap, seed)
-                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "random_init", rmetrics, test, rpred)
+                                rmetrics, r_item = estimates(task, rpred, test, cfg.bootstrap, seed)
+                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "random_init", rmetrics, test, rpred, scores=r_item)
         if "joint" in cfg.protocols:
             for task, options, items in self.tasks:
                 self._joint(task, options, items)
@@ -247,7 +250,7 @@ class Runner:
                     site = "connector.in" if condition == "upper reference" else "connector.out"
                     protocol = "joint" if condition.startswith("joint") else "frozen"
                     extra = {"chosen": {**result.info, "trained_parameters": result.trained_parameters, "settings": settings.__dict__}}
-                    self._record(task.name, task.conditioned, options, site, probe_name, "all", seed, condition, metrics, test_items, result.prediction, extra, protocol)
+                    self._record(task.name, task.conditioned, options, site, probe_name, "all", seed, condition, metrics, test_items, result.prediction, extra, protocol, per_item)
                 head = next(iter(heads["frozen"]))
                 sign = -1.0 if head == "point_l1" else 1.0
                 diff = paired_difference(sign * heads["joint"][head], sign * heads["frozen"][head], test.scene_id, n_resamples=cfg.bootstrap, seed=seed)
