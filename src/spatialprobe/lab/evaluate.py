@@ -70,8 +70,10 @@ def evaluate(checkpoints: dict[str, Path], data_dir: str, out: str | Path, *, sp
                 condition={"connector": connector, "encoder": encoder, "control": control},
                 metrics=metrics, config={"checkpoint": str(directory), "split": split}, provenance=provenance(seed=seed, dtype="float32"),
             )
-            preds = [{"scene": s, "item": "caption", "prediction": t, "target": [c.text for c in sc.captions if c.kind == "coarse"]}
-                     for s, t, sc in zip(ids, res["texts"], data.scenes)]
+            scored = [k for k in res if k != "texts"]
+            preds = [{"scene": s, "item": "caption", "prediction": t, "target": [c.text for c in sc.captions if c.kind == "coarse"],
+                      "scores": {k: float(res[k][i]) for k in scored}}
+                     for i, (s, t, sc) in enumerate(zip(ids, res["texts"], data.scenes))]
             store.write(record, preds)
             records.append(record)
         diff = {}

@@ -111,9 +111,12 @@ def evaluate_location(directory: str | Path, data_dir: str, out: str | Path, *, 
         clusters = ids[scene]
         config = {"curve": head_curve, "baseline": "category mean box" if kind == "caption" else "mean referent box"}
         words = tokenizer.convert_ids_to_tokens(token.tolist())
-        preds = [{"scene": clusters[i], "item": f"{kind}{i}", "word": words[i], "prediction": pred[i].round(4).tolist(), "target": true[i].round(4).tolist()} for i in range(len(pred))]
-        write(task, "none", ours, clusters, config, preds)
-        write(task, config["baseline"], theirs, clusters, config)
+        def rows(boxes, scores):
+            return [{"scene": clusters[i], "item": f"{kind}{i}", "word": words[i], "prediction": boxes[i].round(4).tolist(), "target": true[i].round(4).tolist(),
+                     "scores": {k: float(v[i]) for k, v in scores.items()}} for i in range(len(boxes))]
+
+        write(task, "none", ours, clusters, config, rows(pred, ours))
+        write(task, config["baseline"], theirs, clusters, config, rows(base, theirs))
         compare(task, ours, theirs, clusters, config)
 
     # (c) location-conditioned captioning vs the whole-image caption
@@ -126,9 +129,11 @@ def evaluate_location(directory: str | Path, data_dir: str, out: str | Path, *, 
     theirs = {k: np.array([object_precision(whole[s], o, vocabulary)[k] for s, o in zip(scene_of, objects)]) for k in ours}
     clusters = ids[scene_of]
     config = {"curve": prompt_curve, "baseline": "whole-image caption"}
-    preds = [{"scene": clusters[i], "item": f"object{i}", "prediction": conditioned[i], "baseline": whole[scene_of[i]], "box": boxes[i].numpy().round(4).tolist(),
-              "target": object_description(o)} for i, o in enumerate(objects)]
-    write("box_captioning", "none", ours, clusters, config, preds, probe="box_prompt")
-    write("box_captioning", "whole-image caption", theirs, clusters, config, probe="box_prompt")
+    def rows(texts, scores):
+        return [{"scene": clusters[i], "item": f"object{i}", "prediction": texts[i], "box": boxes[i].numpy().round(4).tolist(), "target": object_description(o),
+                 "scores": {k: float(v[i]) for k, v in scores.items()}} for i, o in enumerate(objects)]
+
+    write("box_captioning", "none", ours, clusters, config, rows(conditioned, ours), probe="box_prompt")
+    write("box_captioning", "whole-image caption", theirs, clusters, config, rows([whole[s] for s in scene_of], theirs), probe="box_prompt")
     compare("box_captioning", ours, theirs, clusters, config, probe="box_prompt")
     return records
