@@ -93,5 +93,6 @@ MODELS: Registry = Registry("model", "spatialprobe.models.families")
 TASKS: Registry = Registry("task", "spatialprobe.probing.tasks")
 PROBES: Registry = Registry("probe", "spatialprobe.probing.probes")
 METRICS: Registry = Registry("metric", "spatialprobe.metrics", one_module_per_entry=False)
+STUDIES: Registry = Registry("study", "spatialprobe.experiments.studies")
 
-ALL = {"sources": SOURCES, "models": MODELS, "tasks": TASKS, "probes": PROBES, "metrics": METRICS}
+ALL = {"sources": SOURCES, "models": MODELS, "tasks": TASKS, "probes": PROBES, "metrics": METRICS, "studies": STUDIES}

@@ -7,9 +7,9 @@ import os
 import sys
 
 from spatialprobe import __version__
-from spatialprobe.cli import demo, features, lab, ls, models, probe, results, scenes
+from spatialprobe.cli import demo, features, lab, ls, models, probe, results, run, scenes
 
-COMMANDS = (scenes, models, features, probe, lab, results, ls, demo)
+COMMANDS = (scenes, models, features, probe, lab, run, results, ls, demo)
 
 
 class UserError(Exception):
@@ -44,6 +44,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         "spatialprobe.probing.items": "ProbingError",
         "spatialprobe.probing.config": "ConfigError",
         "spatialprobe.lab.config": "LabConfigError",
+        "spatialprobe.experiments.plan": "PlanError",
     }
     errors += [getattr(sys.modules[m], name) for m, name in lazy.items() if m in sys.modules]
     return (*errors, FileExistsError, FileNotFoundError)

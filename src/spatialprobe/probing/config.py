@@ -36,6 +36,8 @@ class ProbeConfig:
     """``frozen``; add ``joint`` for the Lost-in-Space comparison with its references (neural probes, toy:<dir> models)."""
     joint: dict = field(default_factory=dict)
     """Overrides of the joint protocol's training settings (max_epochs, min_epochs, patience, lr, batch_size)."""
+    neural: dict = field(default_factory=dict)
+    """Overrides of the neural probes' training (max_epochs, min_epochs, patience, lr, batch_size, hidden)."""
     name: str | None = None
     """How records name the model (default: the model spec), e.g. ``qformer+coarse@contrastive``."""
 

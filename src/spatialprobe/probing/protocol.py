@@ -182,7 +182,7 @@ class Runner:
                     for probe_name in cfg.probes:
                         probe_cls = PROBES.get(probe_name)
                         tok = getattr(probe_cls, "wants_tokens", False)
-                        opts = {"box": task.box} if getattr(probe_cls, "accepts_box", False) else {}
+                        opts = {"box": task.box, **cfg.neural} if getattr(probe_cls, "accepts_box", False) else {}
                         t = self._probe_text(probe_cls, items, t_features)
                         for site in self.store.sites:
                             X = self._design(self.store, site, pool_name, items, t, basis, seed, tokens=tok)

@@ -55,3 +55,23 @@ class ResultRecord:
             config=d.get("config", {}),
             provenance=d.get("provenance", {}),
         )
+
+
+SELECTOR_KEYS = ("task", "model", "site", "probe", "protocol", "seed", "control", "pool", "options")
+
+
+def matches(record, selector: dict) -> bool:
+    """Whether ``record`` has every field (task, model, …) or condition entry (control, pool, options ⊆) of ``selector``."""
+    for key, want in selector.items():
+        if key in ("control", "pool"):
+            have = record.condition.get(key)
+        elif key == "options":
+            have = record.condition.get("options", {})
+            if not all(have.get(k) == v for k, v in want.items()):
+                return False
+            continue
+        else:
+            have = getattr(record, key)
+        if have != want:
+            return False
+    return True

@@ -1,0 +1,37 @@
+"""`spatialprobe run CONFIG.yaml`: an experiment plan end to end, with caching, resume and a report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_scale_arguments(parser) -> None:
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--quick", dest="scale", action="store_const", const="quick", help="the plan's smoke-test scale (not evidence)")
+    scale.add_argument("--full", dest="scale", action="store_const", const="full", help="the plan's full scale (three lab seeds)")
+    scale.add_argument("--scale", dest="scale", help="any scale the plan names")
+    parser.set_defaults(scale="default")
+    parser.add_argument("--runs", type=Path, default=Path("runs"), help="parent folder of run folders (default: runs)")
+    parser.add_argument("--fresh", action="store_true", help="start a new run folder instead of continuing an unfinished one")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("run", help="run an experiment plan (see configs/demo.yaml) and write its report")
+    parser.add_argument("config", type=Path)
+    add_scale_arguments(parser)
+    parser.set_defaults(run=lambda args: run(args, args.config))
+
+
+def run(args, config: Path) -> int:
+    import torch
+
+    from spatialprobe.experiments.plan import Plan
+    from spatialprobe.experiments.runner import run_plan
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    plan = Plan.from_yaml(config, args.scale)
+    run_plan(plan, args.runs, resume=not args.fresh, progress=not args.quiet)
+    return 0

@@ -1,0 +1,71 @@
+"""The report of a run folder: claims with verdicts, one section per study, timings.
+
+Writes ``results.jsonl`` (every record), ``summary.csv``, ``claims.json``, ``report.md`` (figures
+under ``figures/``) and a self-contained ``report.html``; returns the terminal headline.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+from spatialprobe.experiments.claims import judge
+from spatialprobe.experiments.plan import Plan
+
+
+def claims_table(verdicts):
+    from spatialprobe.report import Table
+
+    return Table(["study", "claim", "decision rule", "a − b [95% CI]", "verdict"],
+                 [[v.claim.study, v.claim.statement, v.claim.rule(), str(v.estimate) if v.estimate else "—", f"{v.verdict} ({v.reason})"] for v in verdicts])
+
+
+def headline_text(verdicts, directory: Path) -> str:
+    width = max((len(v.claim.study) for v in verdicts), default=5)
+    lines = [f"{v.claim.study:<{width}}  {v.verdict.upper():<15} {v.claim.metric} a − b = {v.estimate or '—'}" for v in verdicts]
+    return "\n".join(lines + [f"report: {directory / 'report.html'}"])
+
+
+def _scale_note(plan: Plan) -> str:
+    notes = [f"Scale **{plan.scale}**" + (f" — {plan.label}" if plan.label else "") + "."]
+    if len(plan.lab_seeds) == 1:
+        notes.append(f"One lab seed ({plan.lab_seeds[0]}) × probe seeds {plan.probe_seeds}: CIs cover test scenes and probe seeds, "
+                     "**not lab-seed variance** (run `--full` for three lab seeds).")
+    else:
+        notes.append(f"Lab seeds {plan.lab_seeds} × probe seeds {plan.probe_seeds}; claims average each item over all of them.")
+    return " ".join(notes)
+
+
+def write_report(directory: str | Path, plan: Plan, scenes: Path, timings: dict[str, float]) -> str:
+    from spatialprobe.experiments.studies import STUDIES
+    from spatialprobe.report import Figure, Heading, RunResults, Table, Text, to_html, to_markdown
+    from spatialprobe.results.store import rows, to_csv
+
+    directory = Path(directory)
+    results = RunResults.load(directory)
+    verdicts = [judge(c, results.records, results.rows, n_resamples=plan.bootstrap) for c in plan.claims]
+    blocks = [Heading(f"spatialprobe run: {plan.name}", 1), Text(_scale_note(plan)),
+              Text(f"Scenes: `{scenes}`. Machine: {platform.machine()}, {platform.system()}; per-step times at the end."),
+              Heading("Headline: pre-registered claims"), claims_table(verdicts)]
+    for name, options in plan.studies.items():
+        study = STUDIES.get(name)
+        blocks += [Heading(study.title)] + study.section(results, options, scenes)
+        mine = [v for v in verdicts if v.claim.study == name]
+        if mine:
+            blocks.append(Text("**Verdict.** " + " ".join(v.sentence() for v in mine)))
+    blocks += [Heading("Run time"), Table(["step", "seconds"], [[k, f"{v:.1f}"] for k, v in timings.items()])]
+
+    (directory / "figures").mkdir(exist_ok=True)
+    for b in blocks:
+        if isinstance(b, Figure):
+            (directory / "figures" / b.name).write_bytes(b.png)
+    with open(directory / "results.jsonl", "w") as fh:
+        for r in results.records:
+            fh.write(json.dumps({**r.to_json(), "step": results.step_of[r.id]}) + "\n")
+    (directory / "summary.csv").write_text(to_csv(rows(results.records)))
+    (directory / "claims.json").write_text(json.dumps([{**v.claim.to_dict(), "verdict": v.verdict, "reason": v.reason,
+                                                        "estimate": v.estimate.to_json() if v.estimate else None} for v in verdicts], indent=2) + "\n")
+    (directory / "report.html").write_text(to_html(blocks, f"spatialprobe: {plan.name}"))
+    (directory / "report.md").write_text(to_markdown(blocks))  # written last: its presence marks the run finished
+    return headline_text(verdicts, directory)

@@ -1,0 +1,105 @@
+"""`Plan`: a typed, validated experiment — scenes, lab, studies, seeds, pre-registered claims, scales.
+
+A plan file is YAML. ``scales`` holds named overrides (``quick``, ``full``) merged into the plan
+before validation, so one file states all three scales of the same experiment.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from spatialprobe.experiments.claims import Claim
+
+
+class PlanError(ValueError):
+    """A bad plan field: the message names the file and the field path."""
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Deep merge: mappings merge key by key, anything else is replaced."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else copy.deepcopy(value)
+    return out
+
+
+@dataclass
+class Plan:
+    name: str
+    scenes: dict
+    """`SyntheticConfig` fields of the scenes every study reads."""
+    lab: dict
+    """`LabConfig` fields (without ``data``, ``cache`` and ``seed``)."""
+    studies: dict
+    """Study name → its options; studies run in this order."""
+    claims: list[Claim] = field(default_factory=list)
+    lab_seeds: list[int] = field(default_factory=lambda: [0])
+    probe_seeds: list[int] = field(default_factory=lambda: [0])
+    bootstrap: int = 1000
+    scale: str = "default"
+    label: str = ""
+    """What this scale's numbers are, printed on the report (e.g. "smoke test, not evidence")."""
+    budget_s: float | None = None
+    """The run time this scale is meant to fit (reported next to the measured time)."""
+
+    def __post_init__(self) -> None:
+        from spatialprobe.experiments.studies import STUDIES
+
+        for name in self.studies:
+            if name not in STUDIES.names():
+                raise PlanError(f"studies.{name}: unknown study; valid: {', '.join(STUDIES)}")
+        for name in ("lab_seeds", "probe_seeds"):
+            values = getattr(self, name)
+            if not values or not all(isinstance(s, int) for s in values):
+                raise PlanError(f"{name}: expected a non-empty list of integers, got {values!r}")
+        for key in ("data", "cache", "seed"):
+            if key in self.lab:
+                raise PlanError(f"lab.{key}: set by the run (scenes, cache, lab_seeds), not in the plan")
+        for i, claim in enumerate(self.claims):
+            if claim.study not in self.studies:
+                raise PlanError(f"claims[{i}].study: {claim.study!r} is not among the plan's studies {list(self.studies)}")
+
+    @classmethod
+    def from_dict(cls, d: dict, scale: str = "default", source: str = "plan") -> Plan:
+        if not isinstance(d, dict):
+            raise PlanError(f"{source}: expected a mapping")
+        d = dict(d)
+        scales = d.pop("scales", {}) or {}
+        if scale != "default":
+            if scale not in scales:
+                raise PlanError(f"{source}: no scale {scale!r}; it has default, {', '.join(scales)}")
+            d = merge(d, scales[scale])
+        known = {f.name for f in fields(cls)}
+        for key in d:
+            if key not in known:
+                raise PlanError(f"{source}: {key}: unknown field; valid: scales, {', '.join(sorted(known))}")
+        for key in ("name", "scenes", "lab", "studies"):
+            if key not in d:
+                raise PlanError(f"{source}: {key}: missing")
+        try:
+            d["claims"] = [Claim.from_dict(c, f"claims[{i}]") for i, c in enumerate(d.get("claims") or [])]
+            return cls(**{**d, "scale": scale})
+        except (PlanError, ValueError, TypeError) as err:
+            raise PlanError(f"{source}: {err}") from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, scale: str = "default") -> Plan:
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except yaml.YAMLError as err:
+            raise PlanError(f"{path}: not valid YAML ({err})") from None
+        return cls.from_dict(data, scale, str(path))
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "claims": [c.to_dict() for c in self.claims]}
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes results (not the label or budget)."""
+        d = {k: v for k, v in self.to_dict().items() if k not in ("label", "budget_s", "claims")}
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -1,0 +1,134 @@
+"""Execute a `Plan`: scenes → lab → every study's steps → claims → report, with caching and resume.
+
+- Scenes are cached under ``$SPATIALPROBE_CACHE/scenes/<hash of their config>``, lab components
+  in the lab cache, features in the feature store: a second run reuses them all.
+- A run folder is ``<runs>/<name>-<timestamp>/``. Each step writes into ``steps/<id>.partial`` and
+  is renamed to ``steps/<id>`` when it finishes; running the same plan (same fingerprint and scale)
+  again continues the latest unfinished folder, skipping finished steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spatialprobe.experiments.plan import Plan, PlanError
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("SPATIALPROBE_CACHE", Path.home() / ".cache" / "spatialprobe"))
+
+
+@dataclass
+class RunContext:
+    """What a study's steps may read: the plan, the scenes and the lab models of every lab seed."""
+
+    plan: Plan
+    directory: Path
+    scenes: Path
+    models: dict[int, dict[str, Path]]
+    progress: bool = True
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def scenes_for(plan: Plan, progress: bool = True) -> Path:
+    """The plan's synthetic scenes, built once per config into the cache."""
+    from spatialprobe.features.key import content_key
+    from spatialprobe.scenes.sources.synthetic import SyntheticConfig, build
+
+    cfg = SyntheticConfig(**plan.scenes)
+    out = cache_root() / "scenes" / content_key(cfg.to_dict())
+    if not (out / "dataset.json").exists():
+        build(cfg, out, progress=progress)
+    return out
+
+
+def lab_models(plan: Plan, scenes: Path, progress: bool = True) -> dict[int, dict[str, Path]]:
+    """Train (or reuse) the plan's lab for each lab seed; check every study's models exist."""
+    from spatialprobe.experiments.studies import STUDIES
+    from spatialprobe.lab.build import train_lab
+    from spatialprobe.lab.config import LabConfig
+
+    out = {}
+    for seed in plan.lab_seeds:
+        out[seed] = train_lab(LabConfig.from_dict({**plan.lab, "data": str(scenes), "seed": seed}), progress=progress).checkpoints
+    have = next(iter(out.values()))
+    for name, options in plan.studies.items():
+        missing = [m for m in STUDIES.get(name).models(options) if m not in have]
+        if missing:
+            raise PlanError(f"studies.{name}.models: {missing} are not lab connectors; the lab has {', '.join(have)}")
+    return out
+
+
+def _unfinished(runs: Path, plan: Plan) -> Path | None:
+    for directory in sorted(runs.glob(f"{plan.name}-*"), reverse=True):
+        try:
+            meta = json.loads((directory / "plan.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if meta.get("fingerprint") == plan.fingerprint() and not (directory / "report.md").exists():
+            return directory
+    return None
+
+
+def run_directory(plan: Plan, runs: str | Path, resume: bool = True) -> tuple[Path, bool]:
+    """The folder to run in: the latest unfinished one of this plan, else a new one. (path, resumed)"""
+    runs = Path(runs)
+    found = _unfinished(runs, plan) if resume else None
+    if found is not None:
+        return found, True
+    directory = runs / f"{plan.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    while directory.exists():
+        directory = directory.with_name(directory.name + "x")
+    directory.mkdir(parents=True)
+    (directory / "plan.json").write_text(json.dumps({"fingerprint": plan.fingerprint(), **plan.to_dict()}, indent=2, default=str) + "\n")
+    return directory, False
+
+
+def run_steps(ctx: RunContext, say=print) -> None:
+    """Every study's steps in plan order; finished steps are skipped."""
+    from spatialprobe.experiments.studies import STUDIES
+
+    steps = [s for name, options in ctx.plan.studies.items() for s in STUDIES.get(name).steps(ctx, options)]
+    for i, step in enumerate(steps, 1):
+        final = ctx.directory / "steps" / step.id
+        if final.exists():
+            say(f"[{i}/{len(steps)}] {step.id}: done earlier")
+            continue
+        partial = final.with_name(final.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        start = time.perf_counter()
+        step.run(partial)
+        ctx.timings[step.id] = time.perf_counter() - start
+        (partial / "done.json").write_text(json.dumps({"seconds": ctx.timings[step.id]}) + "\n")
+        partial.rename(final)
+        say(f"[{i}/{len(steps)}] {step.id}: {ctx.timings[step.id]:.0f} s")
+
+
+def step_timings(directory: Path) -> dict[str, float]:
+    """Seconds of every finished step of a run folder (also those of an earlier, interrupted session)."""
+    return {str(p.parent.relative_to(directory / "steps")): json.loads(p.read_text())["seconds"] for p in sorted((directory / "steps").rglob("done.json"))}
+
+
+def run_plan(plan: Plan, runs: str | Path = "runs", *, resume: bool = True, progress: bool = True, say=print) -> Path:
+    """Run ``plan`` end to end and write its report; returns the run folder."""
+    from spatialprobe.experiments.document import write_report
+
+    start = time.perf_counter()
+    directory, resumed = run_directory(plan, runs, resume)
+    say(f"{'continuing' if resumed else 'run folder'}: {directory}")
+    scenes = scenes_for(plan, progress)
+    setup_s = time.perf_counter() - start
+    models = lab_models(plan, scenes, progress)
+    lab_s = time.perf_counter() - start - setup_s
+    ctx = RunContext(plan, directory, scenes, models, progress)
+    run_steps(ctx, say)
+    timings = {"scenes": setup_s, "lab (this session)": lab_s, **step_timings(directory)}
+    timings["total (this session)"] = time.perf_counter() - start
+    say(write_report(directory, plan, scenes, timings))
+    return directory

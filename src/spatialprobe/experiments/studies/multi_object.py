@@ -1,0 +1,55 @@
+"""2406.09067: object identity per encoder layer and token pool; primary vs secondary; M1/M2."""
+
+from __future__ import annotations
+
+from spatialprobe.experiments.studies._base import STUDIES, Study
+from spatialprobe.experiments.studies._probing import probe_step
+
+POOLS = ["cls", "mean", "object_mean", "object_random", "random_patch", "top_norm"]
+TASKS = [
+    {"name": "object_identity", "pairing": "paired", "source": "primary", "target": "primary"},
+    {"name": "object_identity", "pairing": "paired", "source": "secondary", "target": "secondary"},
+    {"name": "object_identity", "pairing": "paired", "source": "secondary", "target": "primary"},
+]
+
+
+def steps(ctx, options: dict) -> list:
+    return [
+        probe_step(ctx, "multi_object", options["model"], seed, sites=options.get("sites", ["vision.layer.*"]), tasks=options.get("tasks", TASKS),
+                   pools=options.get("pools", POOLS), probes=[options.get("probe", "perceptron")], controls=options.get("controls", []))
+        for seed in ctx.plan.lab_seeds
+    ]
+
+
+def _layer(site: str) -> tuple:
+    head, _, index = site.rpartition(".")
+    return (head, int(index)) if index.isdigit() else (site, 10**6)
+
+
+def section(results, options: dict, scenes) -> list:
+    from spatialprobe.report import Figure, Table, Text, fmt
+    from spatialprobe.report.figures import curves
+
+    records = results.of("multi_object", control="none")
+    if not records:
+        return [Text("No records.")]
+    first = min((results.lab_seed(r), r.seed) for r in records)
+    panels = {}
+    for r in sorted(records, key=lambda r: _layer(r.site)):
+        opts = r.condition.get("options", {})
+        if r.task != "object_identity" or (results.lab_seed(r), r.seed) != first:
+            continue
+        panel = f"{opts.get('target')} from {opts.get('source')}'s tokens"
+        panels.setdefault(panel, {}).setdefault(r.condition["pool"], []).append((r.site, r.metrics["accuracy"]))
+    structure = [[r.site, r.condition["pool"], fmt(r.metrics.get("M1 (binding, A_ss)")), fmt(r.metrics.get("M2 (segregation, A_sp/A_pp)")),
+                  f"lab {results.lab_seed(r)} / probe {r.seed}"]
+                 for r in sorted(results.of("multi_object", task="object_identity.structure"), key=lambda r: (_layer(r.site), r.condition["pool"]))]
+    return [
+        Text("Object identity (shape) decoded per encoder layer from each token pool of the paired scenes; an object pool reads the "
+             "source object's own patches (mask resized to the patch grid). Chance: 1/number of shapes."),
+        Figure("multi_object_layers.png", curves(panels, "accuracy", xlabel="site"), "Accuracy per layer and token pool, with 95% CI bands (first seeds)."),
+        Table(["site", "pool", "M1 binding (A_ss)", "M2 segregation (A_sp/A_pp)", "seeds"], structure),
+    ]
+
+
+STUDIES.register("multi_object", Study("multi_object", "Multi-object representations (2406.09067)", steps, section, models=lambda o: [o["model"]]))

@@ -1,0 +1,65 @@
+"""PixelLLM: a location head on the frozen LM's hidden states — word boxes, referring at <eos>, box captions."""
+
+from __future__ import annotations
+
+from spatialprobe.experiments.studies._base import STUDIES, Step, Study
+
+METRICS = {"word_grounding": ["ACC@0.5", "IoU", "center_L1"], "referring_eos": ["ACC@0.5", "IoU", "center_L1"],
+           "box_captioning": ["shape_precision", "colour_precision", "size_precision"]}
+OVERLAYS = 4
+
+
+def steps(ctx, options: dict) -> list:
+    from spatialprobe.lab.locate import evaluate_location
+
+    def step(seed, model):
+        def go(directory):
+            evaluate_location(ctx.models[seed][model], str(ctx.scenes), directory / "results", name=model, seed=seed,
+                              epochs=options.get("epochs", 15), n_resamples=ctx.plan.bootstrap)
+
+        return Step(f"pixel/{model}/lab{seed}", go)
+
+    return [step(seed, model) for seed in ctx.plan.lab_seeds for model in options["models"]]
+
+
+def _overlays(results, model: str, scenes):
+    """Test scenes with the box the head gives each shape word of the caption."""
+    from spatialprobe.report import Figure
+    from spatialprobe.report.figures import PALETTE, scenes_with_boxes
+    from spatialprobe.scenes import SceneDataset
+
+    records = results.of("pixel", model=f"lab:{model}", task="word_grounding", control="none")
+    if not records:
+        return None
+    dataset = SceneDataset(scenes)
+    shapes = set(dataset.metadata.get("vocabulary", {}).get("shape", ()))
+    by_scene = {}
+    for row in results.rows(records[0]):
+        if row["word"] in shapes:
+            by_scene.setdefault(row["scene"], []).append(row)
+    test = {s.id: s for s in dataset.scenes("test")}
+    panels = []
+    for scene_id, rows in list(by_scene.items())[:OVERLAYS]:
+        scene = test[scene_id]
+        caption = next((c.text for c in scene.captions if c.kind == "coarse"), "")
+        boxes = [(row["prediction"], PALETTE[i % len(PALETTE)], row["word"]) for i, row in enumerate(rows)]
+        panels.append((dataset.image(scene), caption, boxes))
+    return Figure(f"pixel_words_{model}.png", scenes_with_boxes(panels, columns=OVERLAYS), f"Word grounding on {model}: the head's box for each shape word of the coarse caption.")
+
+
+def section(results, options: dict, scenes) -> list:
+    from spatialprobe.report import Table, Text, fmt
+
+    rows = []
+    for model in options["models"]:
+        for r in sorted(results.of("pixel", model=f"lab:{model}"), key=lambda r: (r.task, r.condition["control"] != "none", results.lab_seed(r))):
+            rows.append([model, r.task, r.condition["control"], str(results.lab_seed(r))] + [f"{m} {fmt(r.metrics[m])}" for m in METRICS.get(r.task, []) if m in r.metrics])
+    blocks = [Text("A location head (MLP) on the frozen LM's hidden states, everything else frozen: (a) each grounded caption word's box, "
+                   "(b) the referent's box read at `<eos>` of `where is <expression>`, (c) captions conditioned on a box prompt. "
+                   "Baselines know no image: the word's mean training box, the mean referent box, the whole-image caption."),
+              Table(["model", "task", "condition", "lab seed", "metrics [95% CI]", "", ""], [r + [""] * (7 - len(r)) for r in rows])]
+    overlay = _overlays(results, options["models"][-1], scenes)
+    return blocks + ([overlay] if overlay else [])
+
+
+STUDIES.register("pixel", Study("pixel", "PixelLLM: a location for every word", steps, section))

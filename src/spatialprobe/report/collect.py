@@ -1,0 +1,60 @@
+"""Every results record of a run folder, with its per-item predictions, ready for tables and figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+HEADLINE = {"referring_box": "ACC@0.5", "region_cell": "accuracy", "relation": "accuracy", "object_identity": "accuracy",
+            "word_grounding": "ACC@0.5", "referring_eos": "ACC@0.5", "box_captioning": "shape_precision", "captioning": "CIDEr"}
+
+
+def fmt(est) -> str:
+    """How every number appears in a report: value [low, high]."""
+    return "—" if est is None else f"{est.value:.3f} [{est.low:.3f}, {est.high:.3f}]"
+
+
+def headline(record) -> str | None:
+    """The record's headline metric name (the task's, else its first plain metric)."""
+    name = HEADLINE.get(record.task)
+    if name in record.metrics:
+        return name
+    return next((k for k in record.metrics if "[" not in k), None)
+
+
+@dataclass
+class RunResults:
+    records: list
+    stores: dict
+    """record id → the `ResultStore` holding it."""
+    step_of: dict
+    """record id → the id of the step that wrote it (``study/…/lab<seed>``)."""
+
+    @classmethod
+    def load(cls, directory: str | Path) -> RunResults:
+        from spatialprobe.results.store import ResultStore
+
+        records, stores, step_of = [], {}, {}
+        steps = Path(directory) / "steps"
+        for results in sorted(steps.rglob("results")):
+            if not results.is_dir() or any(p.name.endswith(".partial") for p in results.parents):
+                continue
+            store = ResultStore(results)
+            step = str(results.parent.relative_to(steps))
+            for record in store.records():
+                records.append(record)
+                stores[record.id] = store
+                step_of[record.id] = step
+        return cls(records, stores, step_of)
+
+    def rows(self, record) -> list[dict]:
+        return self.stores[record.id].predictions(record)
+
+    def of(self, study: str, **where) -> list:
+        """Records of ``study`` whose fields (task, model, …) or condition entries equal ``where``."""
+        from spatialprobe.results.record import matches
+
+        return [r for r in self.records if self.step_of[r.id].split("/")[0] == study and matches(r, where)]
+
+    def lab_seed(self, record) -> int:
+        return int(self.step_of[record.id].rsplit("/lab", 1)[1])
