@@ -51,7 +51,7 @@ class Plan:
 
         for name in self.studies:
             if name not in STUDIES.names():
-                raise PlanError(f"studies.{name}: unknown study; valid: {', '.join(STUDIES)}")
+                raise PlanError(f"studies.{name}: unknown study; valid: {', '.join(STUDIES.names())}")
         for name in ("lab_seeds", "probe_seeds"):
             values = getattr(self, name)
             if not values or not all(isinstance(s, int) for s in values):

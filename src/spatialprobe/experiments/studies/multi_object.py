@@ -41,6 +41,14 @@ def section(results, options: dict, scenes) -> list:
             continue
         panel = f"{opts.get('target')} from {opts.get('source')}'s tokens"
         panels.setdefault(panel, {}).setdefault(r.condition["pool"], []).append((r.site, r.metrics["accuracy"]))
+    grid = {}
+    for r in records:
+        if r.task == "object_identity":
+            opts = r.condition.get("options", {})
+            key = (f"{opts.get('target')} from {opts.get('source')}", r.site, f"lab {results.lab_seed(r)} / probe {r.seed}")
+            grid.setdefault(key, {})[r.condition["pool"]] = fmt(r.metrics["accuracy"])
+    pools = list(dict.fromkeys(r.condition["pool"] for r in records))
+    layers = Table(["task", "site", "seeds"] + pools, [[*k] + [v.get(p, "—") for p in pools] for k, v in sorted(grid.items(), key=lambda kv: (kv[0][0], _layer(kv[0][1]), kv[0][2]))])
     structure = [[r.site, r.condition["pool"], fmt(r.metrics.get("M1 (binding, A_ss)")), fmt(r.metrics.get("M2 (segregation, A_sp/A_pp)")),
                   f"lab {results.lab_seed(r)} / probe {r.seed}"]
                  for r in sorted(results.of("multi_object", task="object_identity.structure"), key=lambda r: (_layer(r.site), r.condition["pool"]))]
@@ -48,6 +56,7 @@ def section(results, options: dict, scenes) -> list:
         Text("Object identity (shape) decoded per encoder layer from each token pool of the paired scenes; an object pool reads the "
              "source object's own patches (mask resized to the patch grid). Chance: 1/number of shapes."),
         Figure("multi_object_layers.png", curves(panels, "accuracy", xlabel="site"), "Accuracy per layer and token pool, with 95% CI bands (first seeds)."),
+        layers,
         Table(["site", "pool", "M1 binding (A_ss)", "M2 segregation (A_sp/A_pp)", "seeds"], structure),
     ]
 

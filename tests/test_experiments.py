@@ -1,0 +1,178 @@
+"""Experiment plans, pre-registered claims, and the demo's report end to end (quick scale)."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from spatialprobe.experiments.claims import Claim, judge
+from spatialprobe.experiments.plan import Plan, PlanError
+from spatialprobe.results.record import ResultRecord
+from spatialprobe.results.store import ResultStore
+
+DEMO = {"name": "t", "scenes": {"n": 10}, "lab": {}, "studies": {"limber": {"models": ["linear+coarse@masked"]}}}
+
+
+def _records(tmp_path, effect: float, n: int = 60, seed: int = 0):
+    """Two records with per-item scores: b is a coin flip, a adds ``effect`` (on the same items)."""
+    rng = np.random.default_rng(seed)
+    store = ResultStore(tmp_path / f"r{effect}")
+    b = rng.random(n) < 0.5
+    a = np.clip(b + (rng.random(n) < abs(effect)) * np.sign(effect), 0, 1)
+    out = []
+    for control, values in (("joint", a), ("frozen", b)):
+        record = ResultRecord(task="referring_box", model="m", site="connector.out", probe="p", protocol="joint", seed=0,
+                              condition={"control": control, "pool": "all"}, metrics={}, config={}, provenance={})
+        store.write(record, [{"scene": f"s{i // 2}", "item": f"e{i}", "prediction": 0, "target": 0, "scores": {"ACC@0.5": float(v)}} for i, v in enumerate(values)])
+        out.append(record)
+    return out, store
+
+
+CLAIM = Claim("lost_in_space", "joint beats frozen", {"task": "referring_box", "control": "joint"}, {"task": "referring_box", "control": "frozen"}, "ACC@0.5")
+
+
+@pytest.mark.parametrize("effect, verdict", [(0.6, "reproduced"), (-0.6, "not reproduced"), (0.0, "inconclusive")])
+def test_claims_follow_their_decision_rule(tmp_path, effect, verdict):
+    records, store = _records(tmp_path, effect)
+    v = judge(CLAIM, records, store.predictions, n_resamples=300)
+    assert v.verdict == verdict, v.sentence()
+    assert v.estimate.clusters == 30 and v.records == (1, 1) and "60 items" in v.reason
+    if verdict == "reproduced":
+        assert v.estimate.low > 0
+    less = Claim(**{**CLAIM.to_dict(), "direction": "less"})
+    flipped = {"reproduced": "not reproduced", "not reproduced": "reproduced"}.get(verdict, verdict)
+    assert judge(less, records, store.predictions, n_resamples=300).verdict == flipped
+
+
+def test_a_ci_inside_the_margin_means_no_effect(tmp_path):
+    records, store = _records(tmp_path, 0.0)
+    for record in records:  # identical scores on both sides: the difference is exactly 0
+        rows = store.predictions(record)
+    same = [dict(r, scores={"ACC@0.5": 1.0}) for r in rows]
+    for record in records:
+        store.write(record, same)
+    assert judge(Claim(**{**CLAIM.to_dict(), "margin": 0.05}), records, store.predictions, n_resamples=100).verdict == "not reproduced"
+    assert judge(CLAIM, records, store.predictions, n_resamples=100).verdict == "inconclusive"
+
+
+def test_missing_records_make_a_claim_inconclusive(tmp_path):
+    records, store = _records(tmp_path, 0.6)
+    v = judge(Claim(**{**CLAIM.to_dict(), "a": {"control": "joint", "model": "other"}}), records, store.predictions)
+    assert v.verdict == "inconclusive" and "no records match a" in v.reason
+
+
+def test_plan_errors_name_the_file_and_field(tmp_path):
+    with pytest.raises(PlanError, match=r"studies.lost: unknown study; valid: .*lost_in_space"):
+        Plan.from_dict({**DEMO, "studies": {"lost": {}}})
+    with pytest.raises(PlanError, match=r"p.yaml: colour: unknown field"):
+        Plan.from_dict({**DEMO, "colour": 1}, source="p.yaml")
+    with pytest.raises(PlanError, match=r"claims\[0\].study: 'pixel' is not among the plan's studies"):
+        Plan.from_dict({**DEMO, "claims": [{**CLAIM.to_dict(), "study": "pixel"}]})
+    with pytest.raises(PlanError, match=r"claims\[0\].direction"):
+        Plan.from_dict({**DEMO, "claims": [{**CLAIM.to_dict(), "study": "limber", "direction": "up"}]})
+    with pytest.raises(PlanError, match="lab.seed: set by the run"):
+        Plan.from_dict({**DEMO, "lab": {"seed": 3}})
+    with pytest.raises(PlanError, match="no scale 'huge'"):
+        Plan.from_dict(DEMO, scale="huge")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed")
+    with pytest.raises(PlanError, match="bad.yaml: not valid YAML"):
+        Plan.from_yaml(bad)
+
+
+def test_scales_merge_into_the_plan():
+    from spatialprobe.cli.demo import DEMO as demo_path
+
+    default, quick, full = (Plan.from_yaml(demo_path, s) for s in ("default", "quick", "full"))
+    assert quick.scenes["n"] < default.scenes["n"] and quick.lab["model"]["width"] < 128 and quick.label.startswith("smoke test")
+    assert quick.studies["lost_in_space"]["models"] == default.studies["lost_in_space"]["models"]  # merged, not replaced
+    assert full.lab_seeds == [0, 1, 2] and default.lab_seeds == [0]
+    assert len({default.fingerprint(), quick.fingerprint(), full.fingerprint()}) == 3
+
+
+CI = re.compile(r"-?\d+\.\d{3} \[-?\d+\.\d{3}, -?\d+\.\d{3}\]")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """``spatialprobe demo --quick``, interrupted in its third step and run again."""
+    import spatialprobe.lab.evaluate as evaluate_module
+    from spatialprobe.cli.main import main
+
+    root = tmp_path_factory.mktemp("demo")
+    mp = pytest.MonkeyPatch()
+    for var, sub in (("SPATIALPROBE_CACHE", "cache"), ("SPATIALPROBE_LAB", "lab"), ("SPATIALPROBE_STORE", "store")):
+        mp.setenv(var, str(root / sub))
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with mp.context() as m:
+        m.setattr(evaluate_module, "evaluate", interrupted)
+        assert main(["demo", "--quick", "--runs", str(root / "runs"), "--quiet"]) == 130  # Ctrl-C
+    (first,) = list((root / "runs").iterdir())
+    finished = sorted(p.parent for p in (first / "steps").rglob("done.json"))
+    assert len(finished) == 2 and not (first / "report.md").exists()
+    assert main(["demo", "--quick", "--runs", str(root / "runs"), "--quiet"]) == 0
+    mp.undo()
+    return root, first, finished
+
+
+def test_an_interrupted_demo_continues_where_it_stopped(quick_run):
+    root, first, finished = quick_run
+    assert list((root / "runs").iterdir()) == [first]  # continued, not restarted
+    for step in finished:  # finished steps were not redone
+        assert json.loads((step / "done.json").read_text())["seconds"] > 0
+    assert not list(first.rglob("*.partial"))
+    assert len(list((first / "steps").rglob("done.json"))) == 9
+
+
+def test_the_quick_report_has_every_section_and_ci(quick_run):
+    from spatialprobe.experiments.studies import STUDIES
+
+    _, run, _ = quick_run
+    md = (run / "report.md").read_text()
+    html = (run / "report.html").read_text()
+    plan = json.loads((run / "plan.json").read_text())
+    assert "smoke test, not evidence" in md
+    for name in plan["studies"]:
+        assert f"## {STUDIES.get(name).title}" in md
+    results_part = md.split("## Run time")[0]  # timings are measurements of this machine, not estimates
+    for line in results_part.splitlines():
+        if line.startswith("| ") and "[95% CI]" not in line:
+            cells = line.strip("|").split(" | ")
+            for cell in cells:
+                for number in re.findall(r"(?<![\w\[.,@-])-?\d+\.\d+(?![\w\]])", cell):  # a decimal not inside "value [low, high]"
+                    assert CI.search(cell), f"number {number} without a CI: {line}"
+    figures = re.findall(r"!\[[^\]]*\]\(figures/([^)]+)\)", md)
+    assert figures and all((run / "figures" / f).stat().st_size > 1000 for f in figures)
+    assert html.count("data:image/png;base64,") == len(figures) and "<script" not in html
+
+
+def test_report_numbers_equal_the_jsonl_and_verdicts_follow_the_rules(quick_run):
+    from spatialprobe.report import fmt, headline
+    from spatialprobe.results.record import ResultRecord
+    from spatialprobe.results.stats import Estimate
+
+    _, run, _ = quick_run
+    md = (run / "report.md").read_text()
+    for line in (run / "results.jsonl").read_text().splitlines():
+        record = ResultRecord.from_json(json.loads(line))
+        metric = headline(record)
+        if metric:
+            assert fmt(record.metrics[metric]) in md, (record.task, record.condition, metric)
+    for claim in json.loads((run / "claims.json").read_text()):
+        est = claim["estimate"] and Estimate.from_json(claim["estimate"])
+        if est is None:
+            assert claim["verdict"] == "inconclusive"
+            continue
+        sign = 1 if claim["direction"] == "greater" else -1
+        low, high = sorted((sign * est.low, sign * est.high))
+        expected = "reproduced" if low > 0 else "not reproduced" if high < 0 else None
+        if expected:
+            assert claim["verdict"] == expected
+        else:
+            assert claim["verdict"] in ("inconclusive", "not reproduced") and (claim["verdict"] == "inconclusive") == (
+                not claim["margin"] or est.low < -claim["margin"] or est.high > claim["margin"])
+        assert fmt(est) in md
