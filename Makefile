@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test demo bench check-report clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/spatialprobe demo
+
+# Outside `make test`: installs Debian's chromium (as root) and playwright, then checks the newest
+# report (running `spatialprobe demo --quick` first if there is none) and saves screenshots.
+check-report: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/pip install -q -c constraints.txt -e ".[report-check]"
+	ls runs/*/report.html >/dev/null 2>&1 || $(BIN)/spatialprobe demo --quick --quiet
+	$(BIN)/python scripts/check_report.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_synth.py
