@@ -176,3 +176,12 @@ def test_report_numbers_equal_the_jsonl_and_verdicts_follow_the_rules(quick_run)
             assert claim["verdict"] in ("inconclusive", "not reproduced") and (claim["verdict"] == "inconclusive") == (
                 not claim["margin"] or est.low < -claim["margin"] or est.high > claim["margin"])
         assert fmt(est) in md
+
+
+def test_a_bad_plan_is_a_user_error(tmp_path, capsys):
+    from spatialprobe.cli.main import main
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: x\nscenes: {}\nlab: {}\nstudies: {lost: {}}\n")
+    assert main(["run", str(plan)]) == 2
+    assert f"{plan}: studies.lost: unknown study" in capsys.readouterr().err
