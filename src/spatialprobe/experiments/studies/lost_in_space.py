@@ -82,7 +82,9 @@ def section(results, options: dict, scenes, study: str = "lost_in_space") -> lis
     models = options["models"]
     blocks = [Text("Every condition trains the same probe head on the same rows with the same loop and early-stopping rule; "
                    "they differ only in what learns and what the probe reads (see docs/probing.md). `joint − frozen` is a paired "
-                   "cluster-bootstrap difference over the same test scenes."),
+                   "cluster-bootstrap difference over the same test scenes. `control task` is scored on the control labels "
+                   "(a random label per object type): high means the probe can tell object types apart, not where they are. "
+                   "A run whose best epoch sits at the epoch cap was still improving."),
               _table(results, study, models), _bars(results, study, models)]
     example = _examples(results, study, models[0], scenes)
     return blocks + ([example] if example else [])
