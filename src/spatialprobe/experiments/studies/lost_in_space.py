@@ -29,6 +29,8 @@ def _table(results, study: str, models: list[str]):
             metric = headline(r)
             chosen = r.config.get("chosen", {})
             epochs = f"{chosen['best_epoch']}/{len(chosen['curve'])}" if chosen.get("curve") else ""
+            if chosen.get("curve") and len(chosen["curve"]) == chosen.get("settings", {}).get("max_epochs"):
+                epochs += " (cap)"
             split = " · ".join(f"{k.split('=')[1].rstrip(']')} {fmt(v)}" for k, v in r.metrics.items() if "[predicate_set=" in k)
             rows.append([model, r.task, r.condition["control"], f"{metric} {fmt(r.metrics[metric])}", str(chosen.get("trained_parameters", "")), epochs,
                          split, f"lab {results.lab_seed(r)} / probe {r.seed}"])
