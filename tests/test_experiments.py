@@ -185,3 +185,12 @@ def test_a_bad_plan_is_a_user_error(tmp_path, capsys):
     plan.write_text("name: x\nscenes: {}\nlab: {}\nstudies: {lost: {}}\n")
     assert main(["run", str(plan)]) == 2
     assert f"{plan}: studies.lost: unknown study" in capsys.readouterr().err
+
+
+def test_a_report_can_be_written_again_from_the_run_folder(quick_run):
+    from spatialprobe.cli.main import main
+
+    _, run, _ = quick_run
+    claims = (run / "claims.json").read_text()
+    assert main(["report", str(run)]) == 0
+    assert (run / "claims.json").read_text() == claims

@@ -7,9 +7,9 @@ import os
 import sys
 
 from spatialprobe import __version__
-from spatialprobe.cli import demo, features, lab, ls, models, probe, results, run, scenes
+from spatialprobe.cli import demo, features, lab, ls, models, probe, report, results, run, scenes
 
-COMMANDS = (scenes, models, features, probe, lab, run, results, ls, demo)
+COMMANDS = (scenes, models, features, probe, lab, run, report, results, ls, demo)
 
 
 class UserError(Exception):

@@ -96,6 +96,20 @@ class Plan:
             raise PlanError(f"{path}: not valid YAML ({err})") from None
         return cls.from_dict(data, scale, str(path))
 
+    @classmethod
+    def from_run(cls, directory: str | Path) -> Plan:
+        """The resolved plan a run folder was made with (its ``plan.json``)."""
+        path = Path(directory) / "plan.json"
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise PlanError(f"{path}: not a run folder's plan ({err})") from None
+        d.pop("fingerprint", None)
+        scale = d.pop("scale", "default")
+        plan = cls.from_dict(d, source=str(path))
+        plan.scale = scale
+        return plan
+
     def to_dict(self) -> dict:
         return {**asdict(self), "claims": [c.to_dict() for c in self.claims]}
 
