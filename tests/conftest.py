@@ -1,10 +1,14 @@
-"""Test settings: one thread, offline, and a small shared synthetic dataset."""
+"""Test settings: one thread, offline, caches in a temporary folder, and a small shared synthetic dataset."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+_CACHES = tempfile.mkdtemp(prefix="spatialprobe-test-")
+for _var in ("SPATIALPROBE_CACHE", "SPATIALPROBE_LAB", "SPATIALPROBE_STORE"):  # tests never write to ~/.cache
+    os.environ[_var] = os.path.join(_CACHES, _var.lower())
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 

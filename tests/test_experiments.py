@@ -115,8 +115,8 @@ def quick_run(tmp_path_factory):
     finished = sorted(p.parent for p in (first / "steps").rglob("done.json"))
     assert len(finished) == 2 and not (first / "report.md").exists()
     assert main(["demo", "--quick", "--runs", str(root / "runs"), "--quiet"]) == 0
+    yield root, first, finished  # the caches stay redirected while the module's tests run
     mp.undo()
-    return root, first, finished
 
 
 def test_an_interrupted_demo_continues_where_it_stopped(quick_run):
