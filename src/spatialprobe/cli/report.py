@@ -16,6 +16,10 @@ def _report(args) -> int:
     from spatialprobe.experiments.plan import Plan
     from spatialprobe.experiments.runner import scenes_for, step_timings
 
+    import json
+
     plan = Plan.from_run(args.run_dir)
-    print(write_report(args.run_dir, plan, scenes_for(plan, progress=False), step_timings(args.run_dir)))
+    saved = args.run_dir / "timings.json"  # written at the end of the run: includes scenes and lab
+    timings = json.loads(saved.read_text()) if saved.exists() else step_timings(args.run_dir)
+    print(write_report(args.run_dir, plan, scenes_for(plan, progress=False), timings))
     return 0

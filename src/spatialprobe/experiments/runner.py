@@ -130,5 +130,6 @@ def run_plan(plan: Plan, runs: str | Path = "runs", *, resume: bool = True, prog
     run_steps(ctx, say)
     timings = {"scenes": setup_s, "lab (this session)": lab_s, **step_timings(directory)}
     timings["total (this session)"] = time.perf_counter() - start
+    (directory / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     say(write_report(directory, plan, scenes, timings))
     return directory

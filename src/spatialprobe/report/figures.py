@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 
 import numpy as np
 
@@ -92,5 +93,5 @@ def scenes_with_boxes(panels: list[tuple[np.ndarray, str, list[tuple[np.ndarray,
                 ax.text(max(0, (cx - bw / 2) * w), max(2, (cy - bh / 2) * h - 1), label, color=colour, fontsize=6, va="bottom", clip_on=True)
         ax.set_xlim(-0.5, w - 0.5)
         ax.set_ylim(h - 0.5, -0.5)
-        ax.set_title(title, fontsize=7)
+        ax.set_title(textwrap.fill(title, 36), fontsize=6)
     return _png(fig)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from spatialprobe.experiments.studies._base import STUDIES, Step, Study
 
+CONTROLS = ["none", "blind", "model − blind"]
 METRICS = ["CIDEr", "BLEU-4", "shape_precision", "colour_precision", "size_precision", "object_recall"]
 
 
@@ -25,7 +26,7 @@ def section(results, options: dict, scenes) -> list:
 
     rows, gains = [], {}
     for model in options["models"]:
-        for r in results.of("limber", model=f"lab:{model}"):
+        for r in sorted(results.of("limber", model=f"lab:{model}"), key=lambda r: (results.lab_seed(r), CONTROLS.index(r.condition["control"]))):
             control = r.condition["control"]
             rows.append([model, control, str(results.lab_seed(r))] + [fmt(r.metrics.get(m)) for m in METRICS])
             if control == "model − blind" and results.lab_seed(r) == min(results.lab_seed(x) for x in results.of("limber")):
