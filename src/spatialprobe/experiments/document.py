@@ -55,6 +55,10 @@ def write_report(directory: str | Path, plan: Plan, scenes: Path, timings: dict[
         if mine:
             blocks.append(Text("**Verdict.** " + " ".join(v.sentence() for v in mine)))
     blocks += [Heading("Run time"), Table(["step", "seconds"], [[k, f"{v:.1f}"] for k, v in timings.items()])]
+    total = timings.get("total (this session)")
+    if total is not None and plan.budget_s:
+        verdict = "within" if total <= plan.budget_s else "**over**"
+        blocks.append(Text(f"This scale's budget is {plan.budget_s:.0f} s; this session took {total:.0f} s ({verdict} budget)."))
 
     (directory / "figures").mkdir(exist_ok=True)
     for b in blocks:
