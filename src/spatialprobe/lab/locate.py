@@ -82,13 +82,16 @@ def evaluate_location(directory: str | Path, data_dir: str, out: str | Path, *, 
     ids = np.array([s.id for s in test_data.scenes])
     store, records = ResultStore(out), []
 
-    def write(task, control, metrics, clusters, config, predictions=None, probe="location_head"):
-        est = {k: cluster_bootstrap(v[~np.isnan(v)], clusters[~np.isnan(v)], n_resamples=n_resamples, seed=seed) for k, v in metrics.items() if (~np.isnan(v)).sum() >= 2}
+    def save(task, control, estimates, config, predictions=None, probe="location_head"):
         record = ResultRecord(task=task, model=f"lab:{name}", site="lm.out", probe=probe, protocol="lab", seed=seed,
-                              condition={"control": control}, metrics=est, config={"checkpoint": str(directory), "split": split, **config},
+                              condition={"control": control}, metrics=estimates, config={"checkpoint": str(directory), "split": split, **config},
                               provenance=provenance(seed=seed, dtype="float32"))
         store.write(record, predictions)
         records.append(record)
+
+    def write(task, control, metrics, clusters, config, predictions=None, probe="location_head"):
+        est = {k: cluster_bootstrap(v[~np.isnan(v)], clusters[~np.isnan(v)], n_resamples=n_resamples, seed=seed) for k, v in metrics.items() if (~np.isnan(v)).sum() >= 2}
+        save(task, control, est, config, predictions, probe)
 
     def compare(task, ours, base, clusters, config, probe="location_head"):
         diff = {}
@@ -96,11 +99,7 @@ def evaluate_location(directory: str | Path, data_dir: str, out: str | Path, *, 
             ok = ~(np.isnan(ours[key]) | np.isnan(base[key]))
             if ok.sum() >= 2:
                 diff[key] = paired_difference(ours[key][ok], base[key][ok], clusters[ok], n_resamples=n_resamples, seed=seed)
-        record = ResultRecord(task=task, model=f"lab:{name}", site="lm.out", probe=probe, protocol="lab", seed=seed,
-                              condition={"control": "head − baseline"}, metrics=diff, config={"checkpoint": str(directory), "split": split, **config},
-                              provenance=provenance(seed=seed, dtype="float32"))
-        store.write(record)
-        records.append(record)
+        save(task, "head − baseline", diff, config, probe=probe)
 
     # (a) word grounding and (b) referring localisation, one head
     for task, kind in (("word_grounding", "caption"), ("referring_eos", "referring")):

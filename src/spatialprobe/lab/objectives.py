@@ -100,12 +100,12 @@ def object_boxes(scenes, max_objects: int = MAX_OBJECTS) -> tuple[torch.Tensor, 
     return boxes, present
 
 
-def captions_for(data: LabData, kind: str, seen: set[str]) -> list[Caption]:
-    """Each scene's caption of ``kind``; spatial captions cut to the seen predicates."""
+def captions_for(data: LabData, kind: str, seen: set[str] | None = None) -> list[Caption]:
+    """Each scene's caption of ``kind`` (empty if it has none); spatial captions cut to ``seen`` predicates when given."""
     out = []
     for scene in data.scenes:
         caption = next((c for c in scene.captions if c.kind == kind), Caption("none", ""))
-        out.append(seen_caption(caption, seen) if kind == "spatial" and caption.words else caption)
+        out.append(seen_caption(caption, seen) if seen is not None and kind == "spatial" and caption.words else caption)
     return out
 
 

@@ -22,6 +22,7 @@ from spatialprobe.lab.grounding import GroundedText, ground
 from spatialprobe.lab.lm import caption_loss
 from spatialprobe.lab.location import LocationHead, word_location_loss
 from spatialprobe.lab.loop import train
+from spatialprobe.lab.objectives import captions_for
 from spatialprobe.lab.text import encode_batch
 from spatialprobe.lab.trainer import encoder_tokens
 from spatialprobe.scenes.record import Caption
@@ -93,8 +94,7 @@ class Located:
 
     @classmethod
     def build(cls, model, tokenizer, data: LabData, prompts: torch.Tensor, caption_kind: str = "coarse") -> Located:
-        captions = [next((c for c in s.captions if c.kind == caption_kind), Caption("none", "")) for s in data.scenes]
-        cap = ground(tokenizer, captions, data.scenes, LENGTH)
+        cap = ground(tokenizer, captions_for(data, caption_kind), data.scenes, LENGTH)
         ref, origin = referring_prompts(tokenizer, data)
         scene_of = np.concatenate([np.arange(len(data.scenes)), np.array([i for i, _ in origin], dtype=np.int64)])
         n = max(cap.ids.shape[1], ref.ids.shape[1])

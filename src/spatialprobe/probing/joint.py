@@ -30,6 +30,7 @@ from torch import nn
 from spatialprobe.lab.trainer import train_connector
 from spatialprobe.models import toy
 from spatialprobe.probing.items import Items, ProbingError
+from spatialprobe.probing.probes._neural import MAX_EPOCHS, MIN_EPOCHS, PATIENCE
 
 SPLITS = ("probe_train", "probe_val", "test")
 TRAINED = ("frozen", "joint", "joint from random", "upper reference", "capacity-matched frozen")
@@ -41,9 +42,9 @@ CONDITIONS = TRAINED + ("blind", "control task")
 class JointSettings:
     """The neural probes' own early-stopping rule; a joint run capped at 60 epochs was still improving."""
 
-    max_epochs: int = 200
-    min_epochs: int = 30
-    patience: int = 20
+    max_epochs: int = MAX_EPOCHS
+    min_epochs: int = MIN_EPOCHS
+    patience: int = PATIENCE
     lr: float = 2e-3
     batch_size: int = 64
 

@@ -57,13 +57,13 @@ def estimates(task, pred, items: Items, n_resamples: int, seed: int):
 
 def _prediction_rows(items: Items, pred, scores: dict[str, np.ndarray] | None = None) -> list[dict]:
     """One row per test item: prediction, target and (``scores``) its per-item metric values."""
-    rows = [
-        {"scene": s, "item": i, "prediction": p.tolist() if hasattr(p, "tolist") else p, "target": t.tolist() if hasattr(t, "tolist") else t}
-        for s, i, p, t in zip(items.scene_id, items.item_id, pred, items.target)
+    def plain(x):
+        return x.tolist() if hasattr(x, "tolist") else x
+
+    return [
+        {"scene": s, "item": i, "prediction": plain(p), "target": plain(t), **({"scores": {k: float(v[n]) for k, v in scores.items()}} if scores else {})}
+        for n, (s, i, p, t) in enumerate(zip(items.scene_id, items.item_id, pred, items.target))
     ]
-    for k, row in enumerate(rows if scores else ()):
-        row["scores"] = {name: float(v[k]) for name, v in scores.items()}
-    return rows
 
 
 class Runner:

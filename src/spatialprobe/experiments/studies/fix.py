@@ -5,7 +5,7 @@ from spatialprobe.experiments.studies._base import STUDIES, Study
 
 
 def steps(ctx, options: dict) -> list:
-    return lost_in_space.steps(ctx, {**options, "_study": "fix"})
+    return lost_in_space.steps(ctx, options, study="fix")
 
 
 def section(results, options: dict, scenes) -> list:

@@ -10,10 +10,10 @@ ORDER = ["frozen", "joint", "joint − frozen", "upper reference", "capacity-mat
 EXAMPLES = 8
 
 
-def steps(ctx, options: dict) -> list:
+def steps(ctx, options: dict, study: str = "lost_in_space") -> list:
     """Per lab seed and model: the joint protocol (every condition) on each task, read at the visual prompt."""
     return [
-        probe_step(ctx, options.get("_study", "lost_in_space"), model, seed, sites=["connector.in", "connector.out"], tasks=options.get("tasks", TASKS),
+        probe_step(ctx, study, model, seed, sites=["connector.in", "connector.out"], tasks=options.get("tasks", TASKS),
                    pools=["all"], probes=[options.get("probe", "conditioned")], protocols=["joint"], joint=options.get("joint", {}),
                    text=options.get("text", "bow"))
         for seed in ctx.plan.lab_seeds

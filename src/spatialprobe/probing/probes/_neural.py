@@ -37,14 +37,18 @@ def giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (1 - giou).mean()
 
 
+MAX_EPOCHS, MIN_EPOCHS, PATIENCE = 200, 30, 20
+"""The early-stopping rule of every neural probe (and of the joint protocol's conditions)."""
+
+
 class NeuralProbe(Probe):
     """Base of the torch probes; subclasses say how inputs become tensors and build the network."""
 
     accepts_box = True
     wants_tokens = False
 
-    def __init__(self, kind: str, seed: int = 0, box: bool = False, max_epochs: int = 200, patience: int = 20,
-                 lr: float = 5e-3, batch_size: int = 128, hidden: int = 256, weight_decay: float = 1e-4, min_epochs: int = 30):
+    def __init__(self, kind: str, seed: int = 0, box: bool = False, max_epochs: int = MAX_EPOCHS, patience: int = PATIENCE,
+                 lr: float = 5e-3, batch_size: int = 128, hidden: int = 256, weight_decay: float = 1e-4, min_epochs: int = MIN_EPOCHS):
         super().__init__(kind, seed)
         self.box, self.max_epochs, self.patience, self.lr = box, max_epochs, patience, lr
         self.batch_size, self.hidden, self.weight_decay, self.min_epochs = batch_size, hidden, weight_decay, min_epochs
