@@ -10,7 +10,7 @@ from pathlib import Path
 
 from spatialprobe.features.key import digest
 
-FORMAT = "spatialprobe.lab/1"
+FORMAT = "spatialprobe.lab/2"
 
 
 def key(stage: str, spec: dict) -> str:

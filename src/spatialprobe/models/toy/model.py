@@ -22,8 +22,9 @@ class ToyConfig:
     image_size: int = 64
     patch_size: int = 8
     stem: str = "patch"
-    """``patch``: one strided convolution (plain ViT); ``conv``: three stride-2 3×3 convolutions with
-    batch norm (patch 8), which lets a small ViT learn shapes at this scale."""
+    """``patch``: one strided convolution (plain ViT); ``conv``: three stride-2 3×3 convolutions and
+    one stride-1 3×3 convolution, each with batch norm (patch 8; a 31-px receptive field per token),
+    which lets a small ViT learn shapes at this scale."""
     width: int = 128
     depth: int = 4
     heads: int = 4
@@ -131,6 +132,7 @@ class PatchEmbed(nn.Module):
             layers, channels = [], [3, cfg.width // 4, cfg.width // 2, cfg.width]
             for c_in, c_out in zip(channels, channels[1:]):
                 layers += [nn.Conv2d(c_in, c_out, 3, 2, 1), nn.BatchNorm2d(c_out), nn.GELU()]
+            layers += [nn.Conv2d(cfg.width, cfg.width, 3, 1, 1), nn.BatchNorm2d(cfg.width), nn.GELU()]
             self.proj = nn.Sequential(*layers, nn.Conv2d(cfg.width, cfg.width, 1))
         else:
             self.proj = nn.Conv2d(3, cfg.width, cfg.patch_size, cfg.patch_size)
