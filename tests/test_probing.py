@@ -240,7 +240,7 @@ def test_attention_pool_recovers_which_token_carries_the_signal():
     y = rng.integers(0, 8, n)
     tokens[np.arange(n), y, 0] += 3.0  # the label is *where* the bump is: only the row-index embedding tells
     part = lambda a, b: {"tokens": tokens[a:b], "text": None}  # noqa: E731
-    probe = PROBES.get("attention_pool")("classification").fit(part(0, 800), y[:800], part(800, 1000), y[800:1000])
+    probe = PROBES.get("attention_pool")("classification", epochs=60).fit(part(0, 800), y[:800], part(800, 1000), y[800:1000])
     assert probe.score(part(1000, 1200), y[1000:]) > 0.6  # chance is 1/8
     curve = probe.config()["curve"]
     assert len(curve) >= 30 and probe.config()["best_epoch"] <= len(curve)

@@ -6,7 +6,7 @@ import numpy as np
 
 from spatialprobe.features.pools import POOLS, PoolError, pool
 from spatialprobe.features.reader import FeatureStore
-from spatialprobe.probing.items import Items, ProbingError
+from spatialprobe.probing.items import SPLITS, Items, ProbingError
 
 CONDITIONING = ("concat", "bilinear")
 MAX_BILINEAR = 40_000
@@ -28,21 +28,41 @@ def check_pool(task, site: str, pool_name: str, store: FeatureStore) -> None:
         raise ProbingError(f"the store has no site {site!r}; stored: {', '.join(store.layouts)}")
 
 
-def visual(store: FeatureStore, site: str, pool_name: str, items: Items, seed: int, scene_rows: np.ndarray | None = None, flatten: bool = True) -> np.ndarray:
-    """(n, d) float32 features of each item (token sets flattened), or (n, T, d) with ``flatten=False``."""
-    rows = items.scene_row if scene_rows is None else scene_rows
+def _pooled(store: FeatureStore, site: str, pool_name: str, index: np.ndarray, seed: int) -> np.ndarray:
     try:
-        if POOLS[pool_name].level == "object":
-            x = pool(store, site, pool_name, items.object_index, seed=seed)
-        else:
-            unique, inverse = np.unique(rows, return_inverse=True)
-            x = pool(store, site, pool_name, unique, seed=seed)[inverse]
+        return pool(store, site, pool_name, index, seed=seed).astype(np.float32, copy=False)
     except PoolError as err:
         raise ProbingError(str(err)) from None
-    x = x.astype(np.float32, copy=False)
-    if flatten:
-        return x.reshape(len(items), -1)
-    return x if x.ndim == 3 else x[:, None, :]
+
+
+def visual(store: FeatureStore, site: str, pool_name: str, items: Items, seed: int, scene_rows: np.ndarray | None = None) -> np.ndarray:
+    """(n, d) float32 features of each item (token sets flattened)."""
+    rows = items.scene_row if scene_rows is None else scene_rows
+    if POOLS[pool_name].level == "object":
+        x = _pooled(store, site, pool_name, items.object_index, seed)
+    else:
+        unique, inverse = np.unique(rows, return_inverse=True)
+        x = _pooled(store, site, pool_name, unique, seed)[inverse]
+    return x.reshape(len(items), -1)
+
+
+def token_inputs(store: FeatureStore, site: str, pool_name: str, items: Items, text, seed: int, scene_rows: np.ndarray | None = None) -> dict[str, dict]:
+    """Per split, what token probes read: each scene's pooled tokens once (``tokens`` (S, T, d)),
+    ``scene_of`` each item's scene among them, the items' ``text``, and — for ``probe_train`` only —
+    the items' auxiliary training targets."""
+    rows = items.scene_row if scene_rows is None else scene_rows
+    out = {}
+    for split in SPLITS:
+        mask = items.split == split
+        if POOLS[pool_name].level == "object":
+            tokens, scene_of = _pooled(store, site, pool_name, items.object_index[mask], seed), np.arange(int(mask.sum()))
+        else:
+            unique, scene_of = np.unique(rows[mask], return_inverse=True)
+            tokens = _pooled(store, site, pool_name, unique, seed)
+        out[split] = {"tokens": tokens if tokens.ndim == 3 else tokens[:, None, :], "scene_of": scene_of, "text": None if text is None else text[mask]}
+        if split == "probe_train" and items.aux:
+            out[split]["aux"] = {k: v[mask] for k, v in items.aux.items()}
+    return out
 
 
 def condition(v: np.ndarray, t: np.ndarray | None, mode: str, t_basis: np.ndarray | None = None) -> np.ndarray:

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+SPLITS = ("probe_train", "probe_val", "test")
+"""Where probes fit, choose their hyper-parameters, and are scored."""
+
+
 class ProbingError(ValueError):
     """A probing request that cannot work (task/pool/probe mismatch, too few rows, one class…)."""
 
@@ -28,6 +32,9 @@ class Items:
     """The item's type for the control task (e.g. the referent's shape × colour × size)."""
     groups: dict[str, np.ndarray] = field(default_factory=dict)
     classes: list | None = None
+    aux: dict[str, np.ndarray] = field(default_factory=dict)
+    """Training-only targets beside the answer (e.g. ``boxes``: a statement's subject and object
+    boxes, (n, 2, 4) unit cxcywh, NaN where unknown); the protocol passes them for ``probe_train`` only."""
 
     def __len__(self) -> int:
         return len(self.item_id)
@@ -45,6 +52,7 @@ class Items:
             control_key=None if self.control_key is None else [self.control_key[i] for i in pick],
             groups={k: v[pick] for k, v in self.groups.items()},
             classes=self.classes,
+            aux={k: v[pick] for k, v in self.aux.items()},
         )
 
     def of(self, split: str) -> Items:

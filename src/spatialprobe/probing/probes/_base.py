@@ -20,6 +20,10 @@ class Probe:
 
     name = "probe"
     kinds: tuple[str, ...] = KINDS
+    # declared capabilities (tags): what a probe reads and whether the joint protocol can train it
+    wants_tokens = False
+    wants_word_ids = False
+    joint_trainable = False
 
     def __init__(self, kind: str, seed: int = 0):
         if kind not in self.kinds:
@@ -47,7 +51,10 @@ class Probe:
         return np.searchsorted(classes, y)
 
     def predict(self, X) -> np.ndarray:
-        out = self.decision(X)
+        return self.labels(self.decision(X))
+
+    def labels(self, out: np.ndarray) -> np.ndarray:
+        """Decision values → predictions: classes, 0/1 labels, or the values themselves."""
         if self.kind == "classification":
             return self.classes_[out.argmax(axis=-1)]
         if self.kind == "multilabel":

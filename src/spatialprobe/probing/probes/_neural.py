@@ -1,23 +1,27 @@
-"""What the neural probes share: a torch head trained with early stopping on ``probe_val``.
+"""What the neural probes share: a torch network trained with the one recipe (`probing.training`).
 
-Training runs full epochs over shuffled minibatches, scores ``probe_val`` after each, keeps the
-best weights, and stops after ``patience`` epochs without improvement — never before
-``min_epochs`` (frozen probes can sit at chance for a while, then climb) — or at ``max_epochs``; the
-learning curve (train loss, validation score per epoch) is kept for the results record — a
-budget-starved frozen probe would manufacture a gap. Box targets (unit cx, cy, w, h) train with
-L1 + GIoU.
+A split reaches a neural probe as an array (n, d) of flattened features, or — for token probes —
+a mapping ``{"tokens": (S, T, d) per scene, "scene_of": (n,) index into it (default: one token set
+per item), "text": (n, k) | None}``
+(+ ``"aux"`` training-only targets, e.g. a relation's subject and object boxes). Every network is
+called as ``net(visual, text, scene_of)``. Validation picks the best epoch on the task's own
+metric (box ACC@0.5, accuracy, −L1); box targets (unit cx, cy, w, h) train with L1 + GIoU.
 """
 
 from __future__ import annotations
 
-import copy
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spatialprobe.probing.items import ProbingError
 from spatialprobe.probing.probes._base import Probe, targets
+from spatialprobe.probing.training import Recipe, fit
+
+CHUNK = 1024
 
 
 def giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -37,24 +41,96 @@ def giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (1 - giou).mean()
 
 
-MAX_EPOCHS, MIN_EPOCHS, PATIENCE = 200, 30, 20
-"""The early-stopping rule of every neural probe (and of the joint protocol's conditions)."""
+def box_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.l1_loss(pred, target) + giou_loss(pred.reshape(-1, 4), target.reshape(-1, 4))
+
+
+def box_hits(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """IoU of unit cxcywh boxes, row by row."""
+    from spatialprobe.geometry import iou
+
+    def xyxy(b):
+        cx, cy, w, h = np.asarray(b, dtype=np.float64).T
+        w, h = np.abs(w), np.abs(h)
+        return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+
+    return iou(xyxy(pred), xyxy(target))
+
+
+@dataclass
+class Inputs:
+    """One split as tensors: per-scene tokens (``scene_of`` set) or flat per-item rows."""
+
+    visual: torch.Tensor
+    text: torch.Tensor | None
+    scene_of: torch.Tensor | None = None
+    aux: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.scene_of) if self.scene_of is not None else len(self.visual)
+
+    def batch(self, rows: np.ndarray) -> tuple:
+        """``(visual, text, scene_of)`` of the items ``rows`` (each scene's tokens once)."""
+        rows_t = torch.as_tensor(rows)
+        text = None if self.text is None else self.text[rows_t]
+        if self.scene_of is None:
+            return self.visual[rows_t], text, None
+        scenes, scene_of = torch.unique(self.scene_of[rows_t], return_inverse=True)
+        return self.visual[scenes], text, scene_of
+
+    def batches(self, rng: np.random.Generator, size: int) -> list[np.ndarray]:
+        """One epoch of shuffled minibatches of about ``size`` items, whole scenes together."""
+        n = len(self)
+        if self.scene_of is None:
+            order = rng.permutation(n)
+            return [order[s : s + size] for s in range(0, n, size)]
+        scene_of = self.scene_of.numpy()
+        by_scene = np.argsort(scene_of, kind="stable")
+        bounds = np.searchsorted(scene_of[by_scene], np.arange(len(self.visual) + 1))
+        out, current = [], []
+        for s in rng.permutation(len(self.visual)):
+            current.extend(by_scene[bounds[s] : bounds[s + 1]])
+            if len(current) >= size:
+                out.append(np.array(current))
+                current = []
+        if current:
+            out.append(np.array(current))
+        return out
+
+
+def as_inputs(X, wants_tokens: bool, training: bool = False) -> Inputs:
+    """The `Inputs` of one split as the protocol gives it (aux targets only when ``training``)."""
+    if not wants_tokens:
+        return Inputs(torch.as_tensor(np.asarray(X, dtype=np.float32)), None)
+    text = X.get("text")
+    if text is not None:
+        text = np.asarray(text)
+        text = torch.as_tensor(text if text.dtype.kind == "i" else text.astype(np.float32))
+    aux = {k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in (X.get("aux") or {}).items()} if training else {}
+    tokens = np.asarray(X["tokens"], dtype=np.float32)
+    scene_of = X.get("scene_of")
+    scene_of = np.arange(len(tokens)) if scene_of is None else scene_of  # one token set per item
+    return Inputs(torch.as_tensor(tokens), text, torch.as_tensor(np.asarray(scene_of, dtype=np.int64)), aux)
 
 
 class NeuralProbe(Probe):
-    """Base of the torch probes; subclasses say how inputs become tensors and build the network."""
+    """Base of the torch probes; subclasses build the network from a shape dict (so a saved probe
+    can be rebuilt) and may add auxiliary losses."""
 
-    accepts_box = True
     wants_tokens = False
+    """Reads a site's token set per scene (else flattened features per item)."""
+    wants_word_ids = False
+    """Reads the item's text as word ids (else as text features)."""
+    joint_trainable = True
+    """The joint protocol can train it together with a connector."""
 
-    def __init__(self, kind: str, seed: int = 0, box: bool = False, max_epochs: int = MAX_EPOCHS, patience: int = PATIENCE,
-                 lr: float = 5e-3, batch_size: int = 128, hidden: int = 256, weight_decay: float = 1e-4, min_epochs: int = MIN_EPOCHS):
+    def __init__(self, kind: str, seed: int = 0, box: bool = False, hidden: int = 256, recipe: Recipe | None = None, **training):
         super().__init__(kind, seed)
-        self.box, self.max_epochs, self.patience, self.lr = box, max_epochs, patience, lr
-        self.batch_size, self.hidden, self.weight_decay, self.min_epochs = batch_size, hidden, weight_decay, min_epochs
+        self.box, self.hidden = box, hidden
+        self.recipe = recipe if recipe is not None else Recipe.from_options(training, "neural")
         self.curve: list[dict] = []
 
-    # subclasses: the network (from a shape dict, so a saved probe can be rebuilt) and its inputs
+    # subclasses: the network (from a shape dict) ------------------------------------------------
     def shape_of(self, X, n_out: int) -> dict:
         raise NotImplementedError
 
@@ -65,72 +141,83 @@ class NeuralProbe(Probe):
         self.shape_ = self.shape_of(X, n_out)
         return self.network(self.shape_)
 
-    def tensors_of(self, X, rows) -> tuple:
-        raise NotImplementedError
-
-    def n_rows(self, X) -> int:
-        raise NotImplementedError
-
-    def _loss(self, out, y):
+    # losses, targets and scores -----------------------------------------------------------------
+    def loss(self, out, y: torch.Tensor, aux: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The training loss of one batch (``out`` is the network's output)."""
         if self.kind == "classification":
             return F.cross_entropy(out, y)
         if self.kind == "multilabel":
             return F.binary_cross_entropy_with_logits(out, y)
-        loss = F.l1_loss(out, y)
-        return loss + giou_loss(out, y) if self.box else loss
+        return box_loss(out, y) if self.box else F.l1_loss(out, y)
 
-    def _targets(self, y) -> torch.Tensor:
+    @staticmethod
+    def main_output(out) -> torch.Tensor:
+        """The network's answer (networks with auxiliary outputs return a tuple, answer first)."""
+        return out[0] if isinstance(out, tuple) else out
+
+    def encode_targets(self, y) -> torch.Tensor:
         if self.kind == "classification":
             return torch.as_tensor(np.searchsorted(self.classes_, np.asarray(y)), dtype=torch.long)
         y = np.asarray(y, dtype=np.float32)
         return torch.as_tensor(y[:, None] if y.ndim == 1 else y)
 
-    def fit(self, X, y, X_val=None, y_val=None) -> NeuralProbe:
+    def n_outputs(self, y) -> int:
         if self.kind == "classification":
             self._classes(np.asarray(y))
-            n_out = len(self.classes_)
-        else:
-            n_out = targets(self.kind, y).shape[1]
+            return len(self.classes_)
+        return targets(self.kind, y).shape[1]
+
+    def validation_score(self, out: torch.Tensor, y: torch.Tensor) -> float:
+        """The task's own metric on ``probe_val`` (higher is better): accuracy, label accuracy,
+        ACC@0.5 for boxes (mean IoU breaks ties, so a run still in the mean-box basin moves on), −L1."""
+        if self.kind == "classification":
+            return float((out.argmax(-1) == y).float().mean())
+        if self.kind == "multilabel":
+            return float(((out >= 0).float() == y).float().mean())
+        if self.box:
+            ious = box_hits(out.numpy(), y.numpy())
+            return float((ious >= 0.5).mean() + 1e-3 * ious.mean())
+        return -float((out - y).abs().mean())
+
+    # training and prediction --------------------------------------------------------------------
+    def fit(self, X, y, X_val=None, y_val=None) -> NeuralProbe:
+        n_out = self.n_outputs(y)
+        train = as_inputs(X, self.wants_tokens, training=True)
         torch.manual_seed(self.seed)
         self.net = self.build(X, n_out)
-        opt = torch.optim.AdamW(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        Y = self._targets(y)
+        Y = self.encode_targets(y)
+        val, Y_val = (as_inputs(X_val, self.wants_tokens), self.encode_targets(y_val)) if X_val is not None else (None, None)
         rng = np.random.default_rng(self.seed)
-        best, best_state, waited = -np.inf, None, 0
-        n = self.n_rows(X)
-        for epoch in range(self.max_epochs):
-            self.net.train()
-            losses, order = [], rng.permutation(n)
-            for start in range(0, n, self.batch_size):
-                rows = order[start : start + self.batch_size]
-                loss = self._loss(self.net(*self.tensors_of(X, rows)), Y[rows])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                losses.append(float(loss.detach()))
-            if X_val is None:
-                score = -float(np.mean(losses))
-            elif self.kind == "regression":  # validation L1 (lower is better)
-                score = -float(np.abs(self.decision(X_val) - np.asarray(y_val, dtype=np.float64)).mean())
-            else:
-                score = self.score(X_val, y_val)
-            self.curve.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_score": score})
-            if score > best + 1e-6:
-                best, best_state, waited = score, copy.deepcopy(self.net.state_dict()), 0
-            else:
-                waited += 1
-                if waited >= self.patience and epoch + 1 >= self.min_epochs:  # probes often sit at chance before they climb
-                    break
-        self.net.load_state_dict(best_state)
-        self.net.eval()
-        self.best_epoch_ = int(np.argmax([c["val_score"] for c in self.curve])) + 1
+
+        def loss_of(rows):
+            return self.loss(self.net(*train.batch(rows)), Y[torch.as_tensor(rows)], {k: v[torch.as_tensor(rows)] for k, v in train.aux.items()})
+
+        def validate():
+            if val is None:
+                return -float(np.mean([float(loss_of(rows).detach()) for rows in train.batches(np.random.default_rng(0), CHUNK)]))
+            return self.validation_score(self.outputs(self.net, val), Y_val)
+
+        fitted = fit([(self.net.parameters(), self.recipe.lr)], [self.net], lambda: train.batches(rng, self.recipe.batch_size), loss_of, validate,
+                     self.recipe, desc=self.name)
+        self.curve, self.best_epoch_ = fitted.curve, fitted.best_epoch
         return self
 
     @torch.inference_mode()
+    def outputs(self, net: nn.Module, inputs: Inputs, prefix=None) -> torch.Tensor:
+        """The network's answers for every item of ``inputs``, in chunks."""
+        net.eval()
+        outs = []
+        for s in range(0, len(inputs), CHUNK):
+            visual, text, scene_of = inputs.batch(np.arange(s, min(s + CHUNK, len(inputs))))
+            outs.append(self.main_output(net(visual if prefix is None else prefix(visual), text, scene_of)))
+        return torch.cat(outs)
+
     def decision(self, X) -> np.ndarray:
-        self.net.eval()
-        outs = [self.net(*self.tensors_of(X, np.arange(s, min(s + 1024, self.n_rows(X))))) for s in range(0, self.n_rows(X), 1024)]
-        out = torch.cat(outs).double()
+        return self.decode(self.outputs(self.net, as_inputs(X, self.wants_tokens)))
+
+    def decode(self, out: torch.Tensor) -> np.ndarray:
+        """Raw network outputs → class probabilities, label probabilities or values."""
+        out = out.double()
         if self.kind == "classification":
             return out.softmax(-1).numpy()
         if self.kind == "multilabel":
@@ -138,8 +225,9 @@ class NeuralProbe(Probe):
         out = out.numpy()
         return out[:, 0] if out.shape[1] == 1 else out
 
+    # saving ---------------------------------------------------------------------------------------
     def config(self) -> dict:
-        return {**super().config(), "box": self.box, "hidden": self.hidden, "max_epochs": self.max_epochs, "patience": self.patience,
+        return {**super().config(), "box": self.box, "hidden": self.hidden, "training": self.recipe.to_dict(),
                 "best_epoch": getattr(self, "best_epoch_", None), "curve": self.curve, "trained_parameters": self.parameter_count(),
                 "shape": getattr(self, "shape_", None)}
 
@@ -151,7 +239,7 @@ class NeuralProbe(Probe):
 
     @classmethod
     def from_config(cls, meta: dict):
-        probe = cls(meta["kind"], seed=meta["seed"], box=meta["box"], hidden=meta["hidden"], max_epochs=meta["max_epochs"], patience=meta["patience"])
+        probe = cls(meta["kind"], seed=meta["seed"], box=meta["box"], hidden=meta["hidden"], recipe=Recipe(**meta["training"]))
         probe.curve, probe.best_epoch_, probe.shape_ = meta["curve"], meta["best_epoch"], meta["shape"]
         return probe
 
@@ -159,3 +247,8 @@ class NeuralProbe(Probe):
         self.net = self.network(self.shape_)
         self.net.load_state_dict(tensors)
         self.net.eval()
+
+
+def require_tokens(X, name: str) -> None:
+    if not isinstance(X, dict) or "tokens" not in X:
+        raise ProbingError(f"probe {name!r} reads a site's tokens; give it {{'tokens', 'scene_of', 'text'}}")

@@ -1,34 +1,28 @@
-"""Attention pooling over a site's tokens: a learned query — or, for text-conditioned tasks, one
-made from the item's text features — attends over the tokens, each with a learned embedding of
-its row index (rows are ordered: patch i, query i; without it a pooled probe cannot tell them
-apart), then an MLP head. Inputs are ``{"tokens": (n, T, d), "text": (n, k) or None}``."""
+"""Attention pooling over a site's tokens: a learned query — plus, for text-conditioned tasks, an MLP
+of the item's standardised text features — attends over its scene's tokens (each with a learned
+row-index embedding), then an MLP head. Inputs: ``{"tokens": (S, T, d), "scene_of": (n,),
+"text": (n, k) | None}``."""
 
 from __future__ import annotations
 
-import numpy as np
-import torch
 from torch import nn
 
-from spatialprobe.probing.probes._neural import NeuralProbe
+from spatialprobe.probing.probes._attention import SceneAttention, TextQueries, Tokens, mlp_head, text_statistics
+from spatialprobe.probing.probes._neural import NeuralProbe, require_tokens
 from spatialprobe.registry import PROBES
 
 
 class _Pool(nn.Module):
-    def __init__(self, tokens: int, dim: int, text_dim: int, hidden: int, n_out: int, heads: int = 4):
+    def __init__(self, shape: dict, hidden: int, heads: int = 4):
         super().__init__()
-        self.norm = nn.LayerNorm(dim)
-        self.index = nn.Parameter(torch.randn(1, tokens, dim) * 0.5)
-        self.query = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
-        self.text = nn.Linear(text_dim, dim) if text_dim else None
-        self.attn = nn.MultiheadAttention(dim, heads if dim % heads == 0 else 1, batch_first=True)
-        self.head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, n_out))
+        dim = shape["dim"]
+        self.tokens = Tokens(shape["tokens"], dim)
+        self.queries = TextQueries(dim, shape["text_dim"], hidden, 1, shape["text_mean"], shape["text_std"])
+        self.attn = SceneAttention(dim, heads)
+        self.head = mlp_head(dim, hidden, shape["n_out"])
 
-    def forward(self, tokens, text=None):
-        x = self.norm(tokens) + self.index
-        q = self.query.expand(len(x), -1, -1)
-        if self.text is not None:
-            q = q + self.text(text)[:, None]
-        pooled, _ = self.attn(q, x, x, need_weights=False)
+    def forward(self, tokens, text, scene_of):
+        pooled = self.attn(self.queries(len(scene_of), text), self.tokens(tokens), scene_of)
         return self.head(pooled[:, 0])
 
 
@@ -37,19 +31,11 @@ class AttentionPool(NeuralProbe):
     wants_tokens = True
 
     def shape_of(self, X, n_out: int) -> dict:
-        t = X.get("text")
-        return {"tokens": X["tokens"].shape[1], "dim": X["tokens"].shape[2], "text_dim": 0 if t is None else t.shape[1], "n_out": n_out}
+        require_tokens(X, self.name)
+        return {"tokens": X["tokens"].shape[1], "dim": X["tokens"].shape[2], "n_out": n_out, **text_statistics(X.get("text"))}
 
     def network(self, shape: dict) -> nn.Module:
-        return _Pool(shape["tokens"], shape["dim"], shape["text_dim"], self.hidden, shape["n_out"])
-
-    def n_rows(self, X) -> int:
-        return len(X["tokens"])
-
-    def tensors_of(self, X, rows) -> tuple:
-        tokens = torch.as_tensor(np.asarray(X["tokens"][rows], dtype=np.float32))
-        text = None if X.get("text") is None else torch.as_tensor(np.asarray(X["text"][rows], dtype=np.float32))
-        return (tokens, text)
+        return _Pool(shape, self.hidden)
 
 
 PROBES.register("attention_pool", AttentionPool)

@@ -10,6 +10,17 @@ from spatialprobe.probing.probes._neural import NeuralProbe
 from spatialprobe.registry import PROBES
 
 
+class _MLP(nn.Module):
+    def __init__(self, shape: dict, hidden: int):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(shape["mean"]))
+        self.register_buffer("std", torch.tensor(shape["std"]))
+        self.net = nn.Sequential(nn.Linear(shape["n_in"], hidden), nn.GELU(), nn.Linear(hidden, shape["n_out"]))
+
+    def forward(self, x, text=None, scene_of=None):
+        return self.net((x - self.mean) / self.std)
+
+
 class MLP(NeuralProbe):
     name = "mlp"
 
@@ -19,18 +30,7 @@ class MLP(NeuralProbe):
         return {"n_in": X.shape[1], "n_out": n_out, "mean": mean.tolist(), "std": std.tolist()}
 
     def network(self, shape: dict) -> nn.Module:
-        net = nn.Sequential(nn.Linear(shape["n_in"], self.hidden), nn.GELU(), nn.Linear(self.hidden, shape["n_out"]))
-        net.register_buffer("mean", torch.tensor(shape["mean"]))
-        net.register_buffer("std", torch.tensor(shape["std"]))
-        forward = net.forward
-        net.forward = lambda x: forward((x - net.mean) / net.std)
-        return net
-
-    def n_rows(self, X) -> int:
-        return len(X)
-
-    def tensors_of(self, X, rows) -> tuple:
-        return (torch.as_tensor(np.asarray(X[rows], dtype=np.float32)),)
+        return _MLP(shape, self.hidden)
 
 
 PROBES.register("mlp", MLP)
