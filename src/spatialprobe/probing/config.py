@@ -35,9 +35,11 @@ class ProbeConfig:
     protocols: list[str] = field(default_factory=lambda: ["frozen"])
     """``frozen``; add ``joint`` for the Lost-in-Space comparison with its references (neural probes, toy:<dir> models)."""
     joint: dict = field(default_factory=dict)
-    """Overrides of the joint protocol's training settings (max_epochs, min_epochs, patience, lr, batch_size)."""
+    """The joint protocol: ``conditions`` (default: all that fit the task) and overrides of the training
+    recipe (epochs, lr, connector_lr, weight_decay, batch_size, warmup)."""
     neural: dict = field(default_factory=dict)
-    """Overrides of the neural probes' training (max_epochs, min_epochs, patience, lr, batch_size, hidden)."""
+    """Overrides of the neural probes' training recipe (epochs, lr, connector_lr, weight_decay, batch_size,
+    warmup) and ``hidden`` (their width)."""
     name: str | None = None
     """How records name the model (default: the model spec), e.g. ``qformer+coarse@contrastive``."""
 
@@ -66,7 +68,7 @@ class ProbeConfig:
         for i, protocol in enumerate(self.protocols):
             if protocol not in ("frozen", "joint"):
                 raise ConfigError(f"config.protocols[{i}]: unknown protocol {protocol!r}; valid: frozen, joint")
-        if "joint" in self.protocols and not any(getattr(PROBES.get(p), "accepts_box", False) for p in self.probes):
+        if "joint" in self.protocols and not any(PROBES.get(p).joint_trainable for p in self.probes):
             raise ConfigError("config.protocols: 'joint' trains a neural probe with the connector; add mlp or attention_pool to config.probes")
         if self.text not in ENCODERS:
             raise ConfigError(f"config.text: unknown encoder {self.text!r}; valid: {', '.join(ENCODERS)}")

@@ -52,3 +52,21 @@ def baselines(kind: str, train: Items, test: Items) -> dict[str, np.ndarray]:
         means[c] = train.target[[category(k) == c for k in train.control_key]].mean(0)
     out["category mean box"] = np.stack([means.get(category(k), out["mean box"][0]) for k in test.control_key])
     return out
+
+
+def collapse(kind: str, pred, target) -> str | None:
+    """Why predictions collapsed to one answer (a box probe still in the mean-box basin, a classifier
+    answering one class), or None. Only a run that learned something can serve as a positive control."""
+    pred, target = np.asarray(pred), np.asarray(target)
+    if len(pred) < 2:
+        return None
+    if kind == "regression" and pred.ndim == 2 and pred.shape[1] == 4:
+        spread, truth = pred[:, :2].std(0).mean(), target[:, :2].std(0).mean()
+        if spread < 0.1 * truth:
+            return "the predicted boxes barely move from one place: the mean-box basin"
+    if kind == "classification":
+        _, counts = np.unique(pred, return_counts=True)
+        _, truth = np.unique(target, return_counts=True)
+        if counts.max() >= 0.98 * len(pred) and truth.max() <= 0.6 * len(target):
+            return "one class for nearly every item"
+    return None

@@ -15,11 +15,9 @@ import numpy as np
 
 from spatialprobe.probing import controls
 from spatialprobe.probing.config import ProbeConfig
-from spatialprobe.probing.design import check_pool, condition, text_basis, visual
-from spatialprobe.probing.items import Items, ProbingError
+from spatialprobe.probing.design import check_pool, condition, text_basis, token_inputs, visual
+from spatialprobe.probing.items import SPLITS, Items, ProbingError
 from spatialprobe.probing.text import encode
-
-SPLITS = ("probe_train", "probe_val", "test")
 
 
 def check_items(task, items: Items, min_train: int) -> None:
@@ -115,7 +113,7 @@ class Runner:
         """What a probe reads of the items' text: word ids for the conditioned probe, else features."""
         from spatialprobe.probing.text import word_ids
 
-        if items.text is None or not getattr(probe_cls, "wants_word_ids", False):
+        if items.text is None or not probe_cls.wants_word_ids:
             return features
         return word_ids(items.text, [t for t, s in zip(items.text, items.split) if s == "probe_train"])
 
@@ -129,11 +127,11 @@ class Runner:
         return t, basis
 
     def _design(self, store, site, pool_name, items, t, basis, seed, rows=None, tokens: bool = False):
-        """Per split: flattened (and text-conditioned) features, or for token probes
-        ``{"tokens": (n, T, d), "text": text features or word ids | None}``."""
-        v = visual(store, site, pool_name, items, seed, rows, flatten=not tokens)
+        """Per split: flattened (and text-conditioned) features, or for token probes each scene's
+        tokens once with the items pointing at them (`design.token_inputs`)."""
         if tokens:
-            return {s: {"tokens": v[items.split == s], "text": None if t is None else t[items.split == s]} for s in SPLITS}
+            return token_inputs(store, site, pool_name, items, t, seed, rows)
+        v = visual(store, site, pool_name, items, seed, rows)
         x = condition(v, t, self.config.conditioning, basis)
         return {s: x[items.split == s] for s in SPLITS}
 
@@ -142,6 +140,10 @@ class Runner:
         from spatialprobe.results.record import ResultRecord
 
         cond = {"pool": pool_name, "control": control, **({"options": options} if options else {})}
+        if pred is not None:
+            from spatialprobe.registry import TASKS
+
+            extra = {**(extra or {}), "diagnostics": {"collapsed": controls.collapse(TASKS.get(task).kind, pred, items_test.target)}}
         if conditioned:
             cond.update(text=self.config.text, conditioning=self.config.conditioning)
         record = ResultRecord(
@@ -175,14 +177,14 @@ class Runner:
                     self._record(task.name, task.conditioned, options, None, f"baseline:{name}", None, None, "baseline", metrics, test, pred, scores=scores)
             for seed in cfg.seeds:
                 control_y = None
-                if "control_task" in cfg.controls and items.control_key is not None:
+                if "control_task" in cfg.controls and items.control_key is not None and not task.conditioned:
                     c = controls.control_targets(items, seed)
                     control_y = ({s: c[items.split == s] for s in SPLITS}, c[items.split == "test"])
                 for pool_name in cfg.pools:
                     for probe_name in cfg.probes:
                         probe_cls = PROBES.get(probe_name)
-                        tok = getattr(probe_cls, "wants_tokens", False)
-                        opts = {"box": task.box, **cfg.neural} if getattr(probe_cls, "accepts_box", False) else {}
+                        tok = probe_cls.wants_tokens
+                        opts = {"box": task.box, **cfg.neural} if probe_cls.joint_trainable else {}
                         t = self._probe_text(probe_cls, items, t_features)
                         for site in self.store.sites:
                             X = self._design(self.store, site, pool_name, items, t, basis, seed, tokens=tok)
@@ -218,43 +220,45 @@ class Runner:
         return self.records
 
     def _joint(self, task, options, items: Items) -> None:
-        """Lost in Space: frozen vs joint with every reference, for each neural probe and seed."""
+        """Lost in Space: frozen vs joint with the configured references, for each neural probe and seed."""
         from spatialprobe.probing import joint
         from spatialprobe.registry import PROBES
         from spatialprobe.results.stats import paired_difference
 
         cfg = self.config
-        settings = joint.JointSettings(**cfg.joint)
+        conditions, recipe = joint_plan(cfg, task)
         features, _ = self._text(items)
         test = items.of("test")
+        model = joint.lab_model(cfg.model)
         for probe_name in cfg.probes:
             probe_cls = PROBES.get(probe_name)
-            if not getattr(probe_cls, "accepts_box", False):
+            if not probe_cls.joint_trainable:
                 continue
             t = self._probe_text(probe_cls, items, features)
             for seed in cfg.seeds:
                 heads = {}
-                for condition in joint.CONDITIONS:
-                    probe = probe_cls(task.kind, seed=seed, box=task.box)
+                for name in conditions:
+                    probe = probe_cls(task.kind, seed=seed, box=task.box, hidden=cfg.neural.get("hidden", 256), recipe=recipe)
                     targets, test_items, rows = items.target, test, None
-                    if condition == "control task":
+                    if name == "control task":
                         targets = controls.control_targets(items, seed)
                         test_items = Items(**{**test.__dict__, "target": targets[items.split == "test"]})
-                    if condition == "blind":
+                    if name == "blind":
                         rows = controls.blind_rows(items, seed)
-                    data = joint.split_data(self.store, items, "connector.in", probe, task.kind, t, targets, rows)
-                    trains_as = "frozen" if condition in ("blind", "control task") else condition
-                    result = joint.train_condition(joint.lab_model(cfg.model), trains_as, probe, task.kind, data, seed, settings)
+                    data = joint.split_inputs(self.store, items, "connector.in", t, rows)
+                    trains_as = "frozen" if name in ("blind", "control task") else name
+                    result = joint.train_condition(model, trains_as, probe, task.kind, data, {s: targets[items.split == s] for s in SPLITS}, seed, recipe)
                     metrics, per_item = estimates(task, result.prediction, test_items, cfg.bootstrap, seed)
-                    heads[condition] = per_item
-                    site = "connector.in" if condition == "upper reference" else "connector.out"
-                    protocol = "joint" if condition.startswith("joint") else "frozen"
-                    extra = {"chosen": {**result.info, "trained_parameters": result.trained_parameters, "settings": settings.__dict__}}
-                    self._record(task.name, task.conditioned, options, site, probe_name, "all", seed, condition, metrics, test_items, result.prediction, extra, protocol, per_item)
-                head = next(iter(heads["frozen"]))
-                sign = -1.0 if head == "point_l1" else 1.0
-                diff = paired_difference(sign * heads["joint"][head], sign * heads["frozen"][head], test.scene_id, n_resamples=cfg.bootstrap, seed=seed)
-                self._record(task.name, task.conditioned, options, "connector.out", probe_name, "all", seed, "joint − frozen", {head: diff}, None, None, None, "joint")
+                    heads[name] = per_item
+                    site = "connector.in" if name == "upper reference" else "connector.out"
+                    protocol = "joint" if name.startswith("joint") else "frozen"
+                    extra = {"chosen": {**result.info, "trained_parameters": result.trained_parameters, "training": recipe.to_dict()}}
+                    self._record(task.name, task.conditioned, options, site, probe_name, "all", seed, name, metrics, test_items, result.prediction, extra, protocol, per_item)
+                if {"joint", "frozen"} <= set(heads):
+                    head = next(iter(heads["frozen"]))
+                    sign = -1.0 if head == "point_l1" else 1.0
+                    diff = paired_difference(sign * heads["joint"][head], sign * heads["frozen"][head], test.scene_id, n_resamples=cfg.bootstrap, seed=seed)
+                    self._record(task.name, task.conditioned, options, "connector.out", probe_name, "all", seed, "joint − frozen", {head: diff}, None, None, None, "joint")
 
     def _structure(self) -> None:
         """M1 = A_ss and M2 = A_sp / A_pp from paired object_identity runs on the same scenes."""
@@ -279,6 +283,24 @@ class Runner:
                 ),
             }
             self._record("object_identity.structure", False, {}, site, probe, pool_name, seed, "none", metrics, None, None)
+
+
+def joint_plan(cfg: ProbeConfig, task) -> tuple[list[str], object]:
+    """The joint protocol's conditions for ``task`` and its training recipe (the neural probes',
+    with ``joint`` overrides)."""
+    from spatialprobe.probing import joint
+    from spatialprobe.probing.training import Recipe
+
+    options = dict(cfg.joint)
+    default = [c for c in joint.CONDITIONS if not (c == "control task" and task.conditioned)]
+    conditions = list(options.pop("conditions", default))
+    for name in conditions:
+        if name not in joint.CONDITIONS:
+            raise ProbingError(f"config.joint.conditions: unknown condition {name!r}; valid: {', '.join(joint.CONDITIONS)}")
+        if name == "control task" and task.conditioned:
+            raise ProbingError(f"config.joint.conditions: 'control task' on {task.name}: its text names the object type the control "
+                               "labels are keyed to, so a probe learns them from the text alone; blind is the floor here")
+    return conditions, Recipe.from_options({**{k: v for k, v in cfg.neural.items() if k != "hidden"}, **options}, "joint")
 
 
 def run(config: ProbeConfig | dict | str | Path, progress: bool = True) -> list:
