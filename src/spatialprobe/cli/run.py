@@ -13,7 +13,9 @@ def add_scale_arguments(parser) -> None:
     parser.set_defaults(scale="default")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="parent folder of run folders (default: runs)")
     parser.add_argument("--fresh", action="store_true", help="start a new run folder instead of continuing an unfinished one")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes for independent lab stages and steps "
+                        "(default: $SPATIALPROBE_WORKERS, else one per core, at most 2; 1 = everything in this process)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per worker (default 1; with --workers 1, torch's default)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -30,8 +32,13 @@ def run(args, config: Path) -> int:
     from spatialprobe.experiments.plan import Plan
     from spatialprobe.experiments.runner import run_plan
 
+    from spatialprobe.cli.main import UserError
+
+    for name in ("workers", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise UserError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     plan = Plan.from_yaml(config, args.scale)
-    run_plan(plan, args.runs, resume=not args.fresh, progress=not args.quiet)
+    run_plan(plan, args.runs, resume=not args.fresh, progress=not args.quiet, workers=args.workers, threads=args.threads or 1)
     return 0

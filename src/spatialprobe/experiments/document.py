@@ -14,16 +14,26 @@ from spatialprobe.experiments.claims import judge
 from spatialprobe.experiments.plan import Plan
 
 
+def _control_cell(check) -> str:
+    if check is None:
+        return "—"
+    from spatialprobe.report import fmt
+
+    state = "passed" if check.passed else "FAILED"
+    return f"{check.control.what or 'control vs floor'}: {fmt(check.value)} vs {fmt(check.floor)} ({state})"
+
+
 def claims_table(verdicts):
     from spatialprobe.report import Table
 
-    return Table(["study", "claim", "decision rule", "a − b [95% CI]", "verdict"],
-                 [[v.claim.study, v.claim.statement, v.claim.rule(), str(v.estimate) if v.estimate else "—", f"{v.verdict} ({v.reason})"] for v in verdicts])
+    return Table(["study", "claim", "positive control", "a − b [95% CI]", "smallest effect", "verdict"],
+                 [[v.claim.study, v.claim.statement, _control_cell(v.check), f"{v.claim.metric} {v.estimate}" if v.estimate else "—",
+                   f"±{v.claim.margin:g}", f"{v.verdict} ({v.reason})"] for v in verdicts])
 
 
 def headline_text(verdicts, directory: Path) -> str:
     width = max((len(v.claim.study) for v in verdicts), default=5)
-    lines = [f"{v.claim.study:<{width}}  {v.verdict.upper():<15} {v.claim.metric} a − b = {v.estimate or '—'}" for v in verdicts]
+    lines = [f"{v.claim.study:<{width}}  {v.verdict.upper():<15} {v.claim.metric} a − b = {v.estimate or '—'} (smallest effect ±{v.claim.margin:g})" for v in verdicts]
     return "\n".join(lines + [f"report: {directory / 'report.html'}"])
 
 
@@ -69,7 +79,9 @@ def write_report(directory: str | Path, plan: Plan, scenes: Path, timings: dict[
             fh.write(json.dumps({**r.to_json(), "step": results.step_of[r.id]}) + "\n")
     (directory / "summary.csv").write_text(to_csv(rows(results.records)))
     (directory / "claims.json").write_text(json.dumps([{**v.claim.to_dict(), "verdict": v.verdict, "reason": v.reason,
-                                                        "estimate": v.estimate.to_json() if v.estimate else None} for v in verdicts], indent=2) + "\n")
+                                                        "estimate": v.estimate.to_json() if v.estimate else None,
+                                                        "control": None if v.check is None else {"passed": v.check.passed, "reason": v.check.reason}}
+                                                       for v in verdicts], indent=2) + "\n")
     (directory / "report.html").write_text(to_html(blocks, f"spatialprobe: {plan.name}"))
     (directory / "report.md").write_text(to_markdown(blocks))  # written last: its presence marks the run finished
     return headline_text(verdicts, directory)

@@ -47,7 +47,7 @@ def scenes_for(plan: Plan, progress: bool = True) -> Path:
     return out
 
 
-def lab_models(plan: Plan, scenes: Path, progress: bool = True) -> dict[int, dict[str, Path]]:
+def lab_models(plan: Plan, scenes: Path, progress: bool = True, workers: int | None = None, threads: int = 1) -> dict[int, dict[str, Path]]:
     """Train (or reuse) the plan's lab for each lab seed; check every study's models exist."""
     from spatialprobe.experiments.studies import STUDIES
     from spatialprobe.lab.build import train_lab
@@ -55,7 +55,7 @@ def lab_models(plan: Plan, scenes: Path, progress: bool = True) -> dict[int, dic
 
     out = {}
     for seed in plan.lab_seeds:
-        out[seed] = train_lab(LabConfig.from_dict({**plan.lab, "data": str(scenes), "seed": seed}), progress=progress).checkpoints
+        out[seed] = train_lab(LabConfig.from_dict({**plan.lab, "data": str(scenes), "seed": seed}), progress=progress, workers=workers, threads=threads).checkpoints
     have = next(iter(out.values()))
     for name, options in plan.studies.items():
         missing = [m for m in STUDIES.get(name).models(options) if m not in have]
@@ -89,25 +89,44 @@ def run_directory(plan: Plan, runs: str | Path, resume: bool = True) -> tuple[Pa
     return directory, False
 
 
-def run_steps(ctx: RunContext, say=print) -> None:
-    """Every study's steps in plan order; finished steps are skipped."""
+def _run_step(step, final: str) -> float:
+    """Run one step into ``<final>.partial``, then rename it to ``final``; its seconds."""
+    final = Path(final)
+    partial = final.with_name(final.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    start = time.perf_counter()
+    step.run(partial)
+    seconds = time.perf_counter() - start
+    (partial / "done.json").write_text(json.dumps({"seconds": seconds}) + "\n")
+    partial.rename(final)
+    return seconds
+
+
+def run_steps(ctx: RunContext, say=print, workers: int | None = None, threads: int = 1) -> None:
+    """Every study's steps; finished steps are skipped, the others run side by side on the worker
+    pool (`spatialprobe.workers`: each step is independent and writes only its own folder)."""
     from spatialprobe.experiments.studies import STUDIES
+    from spatialprobe.workers import Job, default_workers, run
 
     steps = [s for name, options in ctx.plan.studies.items() for s in STUDIES.get(name).steps(ctx, options)]
-    for i, step in enumerate(steps, 1):
+    todo = []
+    for step in steps:
         final = ctx.directory / "steps" / step.id
         if final.exists():
-            say(f"[{i}/{len(steps)}] {step.id}: done earlier")
-            continue
-        partial = final.with_name(final.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        start = time.perf_counter()
-        step.run(partial)
-        ctx.timings[step.id] = time.perf_counter() - start
-        (partial / "done.json").write_text(json.dumps({"seconds": ctx.timings[step.id]}) + "\n")
-        partial.rename(final)
-        say(f"[{i}/{len(steps)}] {step.id}: {ctx.timings[step.id]:.0f} s")
+            say(f"{step.id}: done earlier")
+        else:
+            todo.append(Job(_run_step, {"step": step, "final": str(final)}, step.id))
+    finished = []
+
+    def done(job, seconds):
+        ctx.timings[job.name] = seconds
+        finished.append(job.name)
+        say(f"[{len(finished)}/{len(todo)}] {job.name}: {seconds:.0f} s")
+
+    if todo:
+        say(f"{len(todo)} steps on {min(len(todo), workers or default_workers())} worker(s)")
+    run(todo, workers, threads, done=done)
 
 
 def step_timings(directory: Path) -> dict[str, float]:
@@ -115,8 +134,10 @@ def step_timings(directory: Path) -> dict[str, float]:
     return {str(p.parent.relative_to(directory / "steps")): json.loads(p.read_text())["seconds"] for p in sorted((directory / "steps").rglob("done.json"))}
 
 
-def run_plan(plan: Plan, runs: str | Path = "runs", *, resume: bool = True, progress: bool = True, say=print) -> Path:
-    """Run ``plan`` end to end and write its report; returns the run folder."""
+def run_plan(plan: Plan, runs: str | Path = "runs", *, resume: bool = True, progress: bool = True, say=print, workers: int | None = None,
+             threads: int = 1) -> Path:
+    """Run ``plan`` end to end and write its report; returns the run folder. Independent lab stages
+    and steps run on ``workers`` processes of ``threads`` torch threads (`spatialprobe.workers`)."""
     from spatialprobe.experiments.document import write_report
 
     start = time.perf_counter()
@@ -124,10 +145,10 @@ def run_plan(plan: Plan, runs: str | Path = "runs", *, resume: bool = True, prog
     say(f"{'continuing' if resumed else 'run folder'}: {directory}")
     scenes = scenes_for(plan, progress)
     setup_s = time.perf_counter() - start
-    models = lab_models(plan, scenes, progress)
+    models = lab_models(plan, scenes, progress, workers, threads)
     lab_s = time.perf_counter() - start - setup_s
     ctx = RunContext(plan, directory, scenes, models, progress)
-    run_steps(ctx, say)
+    run_steps(ctx, say, workers, threads)
     timings = {"scenes": setup_s, "lab (this session)": lab_s, **step_timings(directory)}
     timings["total (this session)"] = time.perf_counter() - start
     (directory / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")

@@ -186,6 +186,13 @@ def extract(
     if not 0 <= rank < size:
         raise ExtractionError(f"shard {rank}/{size}: need 0 ≤ i < n")
     mine = [k for k in range(len(spec.shard_scenes)) if k % size == rank]
+    with st.locked(directory):  # a second process on the same store waits, then skips the finished shards
+        return _extract_shards(adapter, dataset, spec, scenes, directory, mine, rank, size, batch_size, progress)
+
+
+def _extract_shards(adapter, dataset, spec, scenes, directory: Path, mine: list[int], rank: int, size: int, batch_size: int, progress: bool) -> ExtractResult:
+    from spatialprobe.results.origin import provenance
+
     written, skipped = [], []
     by_id = {s.id: s for s in scenes}
     bar = tqdm(total=sum(len(spec.shard_scenes[k]) for k in mine), unit="scene", desc=f"extract {spec.key[:8]}", disable=not progress, leave=False)

@@ -16,6 +16,8 @@ skips shards that have a record; nothing is ever gathered across processes.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import json
 import os
 import tempfile
@@ -83,6 +85,20 @@ class StoreSpec:
     layouts: dict[str, TokenLayout]
     shard_scenes: list[list[str]]
     """Scene ids of each shard, in order."""
+
+
+@contextmanager
+def locked(directory: Path):
+    """Hold the store's lock file (``.lock``) exclusively: one writer per store at a time."""
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def prepare(directory: Path, spec: StoreSpec) -> None:

@@ -1,9 +1,11 @@
 """Train (or reuse) every component a `LabConfig` names and assemble toy checkpoints.
 
-Order: tokenizer + LM (text of the lab split), each encoder, then each connector on its encoder
-with the LM frozen. Every stage is cached under the hash of its spec, so re-running reuses what
-exists and an interrupted run continues. The result maps a model name (``linear+coarse@contrastive``)
-to a toy checkpoint directory: load it with ``load_model("toy:<dir>")``.
+Order: the tokenizer (text of the lab split); then the LM and every encoder, side by side; then each
+connector on its encoder with the LM frozen, side by side. Independent stages run on a pool of
+one-thread worker processes (`spatialprobe.workers`; ``workers=1`` runs them here). Every stage is
+cached under the hash of its spec, so re-running reuses what exists and an interrupted run
+continues. The result maps a model name (``linear+coarse@contrastive``) to a toy checkpoint
+directory: load it with ``load_model("toy:<dir>")``.
 """
 
 from __future__ import annotations
@@ -77,11 +79,19 @@ class Lab:
         sets = self.dataset.metadata.get("predicate_sets") or {}
         return list(sets.get("seen") or PREDICATES_ORDER)
 
-    def language_model(self) -> Path:
-        spec = {**self.base, "epochs": self.cfg.lm_epochs, "prompt_words": PROMPT_WORDS}
+    def tokenizer(self) -> Path:
+        def build(tmp: Path):
+            train_tokenizer(self.data.texts()).save_pretrained(tmp)
+            return []
+
+        return self._stage("tokenizer", {**self.base, "prompt_words": PROMPT_WORDS}, build)
+
+    def language_model(self, tok_dir: str | Path) -> Path:
+        tok_dir = Path(tok_dir)
+        spec = {**self.base, "epochs": self.cfg.lm_epochs, "tokenizer": tok_dir.name}
 
         def build(tmp: Path):
-            tokenizer = train_tokenizer(self.data.texts())
+            tokenizer = toy.load_tokenizer(tok_dir)
             tokenizer.save_pretrained(tmp)
             model, curve = lm.pretrain(_toy_config(self.cfg, len(tokenizer)), self.data, tokenizer, epochs=self.cfg.lm_epochs, seed=self.cfg.seed, progress=self.progress)
             save_model(model, str(tmp / "weights.safetensors"))
@@ -89,22 +99,24 @@ class Lab:
 
         return self._stage("lm", spec, build)
 
-    def encoder(self, objective: str, lm_dir: Path) -> Path:
-        spec = {**self.base, "objective": objective, "epochs": self.cfg.encoder_epochs, "tokenizer": lm_dir.name}
+    def encoder(self, objective: str, tok_dir: str | Path) -> Path:
+        tok_dir = Path(tok_dir)
+        spec = {**self.base, "objective": objective, "epochs": self.cfg.encoder_epochs, "tokenizer": tok_dir.name}
 
         def build(tmp: Path):
-            tokenizer = toy.load_tokenizer(lm_dir)
+            tokenizer = toy.load_tokenizer(tok_dir)
             model, curve = encoders.pretrain(objective, _toy_config(self.cfg, len(tokenizer)), self.data, tokenizer, epochs=self.cfg.encoder_epochs, seed=self.cfg.seed, progress=self.progress)
             save_model(model, str(tmp / "weights.safetensors"))
             return curve
 
         return self._stage(f"encoder:{objective}", spec, build)
 
-    def connector(self, c: dict, enc_dir: Path, lm_dir: Path) -> Path:
+    def connector(self, c: dict, enc_dir: str | Path, lm_dir: str | Path) -> Path:
         """Train connector ``c`` (type, position_in_kv, objectives) on its encoder with the LM frozen.
 
         The heads its objectives add (e.g. PixelLLM's location head) are saved beside it.
         """
+        enc_dir, lm_dir = Path(enc_dir), Path(lm_dir)
         kind, position_in_kv, objectives = c["type"], bool(c.get("position_in_kv", False)), list(c["objectives"])
         spec = {**self.base, "connector": kind, "position_in_kv": position_in_kv, "epochs": self.cfg.connector_epochs, "encoder": enc_dir.name, "lm": lm_dir.name,
                 "objectives": objectives}
@@ -133,17 +145,58 @@ class Lab:
         load_model(model.lm, str(lm_dir / "weights.safetensors"))
         return model
 
-    def train_all(self) -> LabModels:
-        lm_dir = self.language_model()
-        encoder_dirs = {objective: self.encoder(objective, lm_dir) for objective in self.cfg.encoders}
-        checkpoints = {LabConfig.name(c): self.connector(c, encoder_dirs[c["encoder"]], lm_dir) for c in self.cfg.connectors}
-        return LabModels(checkpoints, dict(self.seconds), list(self.reused))
+    def train_all(self, workers: int | None = None, threads: int = 1) -> LabModels:
+        from spatialprobe.workers import Job, run
+
+        tok_dir = self.tokenizer()
+        cfg = self.cfg.to_dict()
+        _LABS[_lab_key(cfg)] = self  # jobs run inline reuse this lab (and its loaded data)
+
+        def stages(calls):
+            jobs = [Job(_stage_job, {"cfg": cfg, "method": method, "args": args}, name) for name, method, args in calls]
+            out = run(jobs, workers, threads, done=lambda job, result: self._done(job.name, result))
+            return [Path(path) for path, _, _ in out]
+
+        first = [("lm", "language_model", [str(tok_dir)])] + [(f"encoder:{o}", "encoder", [o, str(tok_dir)]) for o in self.cfg.encoders]
+        lm_dir, *encoder_paths = stages(first)
+        encoder_dirs = dict(zip(self.cfg.encoders, encoder_paths))
+        names = [LabConfig.name(c) for c in self.cfg.connectors]
+        paths = stages([(f"model:{n}", "connector", [c, str(encoder_dirs[c["encoder"]]), str(lm_dir)]) for n, c in zip(names, self.cfg.connectors)])
+        return LabModels(dict(zip(names, paths)), dict(self.seconds), list(self.reused))
+
+    def _done(self, name: str, result) -> None:
+        _, seconds, reused = result
+        if reused:
+            if name not in self.reused:
+                self.reused.append(name)
+        else:
+            self.seconds[name] = seconds
 
 
-def train_lab(cfg: LabConfig, progress: bool = True) -> LabModels:
+_LABS: dict[str, Lab] = {}
+"""Labs of this process by config: a worker loads a lab's data once, whatever stages it runs."""
+
+
+def _lab_key(cfg: dict) -> str:
+    return json.dumps(cfg, sort_keys=True, default=str)
+
+
+def _stage_job(cfg: dict, method: str, args: list) -> tuple[str, float, bool]:
+    """One lab stage (in a worker, or inline): (directory, seconds, reused)."""
+    lab = _LABS.get(_lab_key(cfg))
+    if lab is None:
+        lab = _LABS[_lab_key(cfg)] = Lab(LabConfig.from_dict(cfg), progress=False)
+    torch.manual_seed(lab.cfg.seed)
+    before, reused = dict(lab.seconds), len(lab.reused)
+    path = getattr(lab, method)(*args)
+    new = [v for k, v in lab.seconds.items() if k not in before]
+    return str(path), new[0] if new else 0.0, len(lab.reused) > reused
+
+
+def train_lab(cfg: LabConfig, progress: bool = True, workers: int | None = None, threads: int = 1) -> LabModels:
     """Train or reuse everything ``cfg`` names; see `Lab`."""
     torch.manual_seed(cfg.seed)
-    return Lab(cfg, progress).train_all()
+    return Lab(cfg, progress).train_all(workers, threads)
 
 
 def curve(directory: Path) -> dict:

@@ -53,12 +53,13 @@ def to_markdown(blocks: list) -> str:
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}
 th{background:#f3f3f3}figure{margin:1.5em 0}img{max-width:100%}figcaption{font-style:italic;color:#555}
-.reproduced{color:#17692b;font-weight:600}.not-reproduced{color:#a3171d;font-weight:600}.inconclusive{color:#8a5a00;font-weight:600}"""
+.reproduced{color:#17692b;font-weight:600}.not-reproduced{color:#a3171d;font-weight:600}.inconclusive{color:#8a5a00;font-weight:600}
+.undecidable{color:#555;font-weight:600;font-style:italic}"""
 
 
 def _cell(text: str) -> str:
     escaped = html.escape(text)
-    for verdict in ("not reproduced", "reproduced", "inconclusive"):
+    for verdict in ("not reproduced", "reproduced", "inconclusive", "undecidable"):
         if text.lower().startswith(verdict):
             return f'<span class="{verdict.replace(" ", "-")}">{escaped}</span>'
     return escaped

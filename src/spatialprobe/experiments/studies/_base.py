@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from spatialprobe.registry import STUDIES
@@ -13,8 +13,13 @@ from spatialprobe.registry import STUDIES
 class Step:
     id: str
     """Unique within a run, a relative path: ``lost_in_space/qformer+coarse@contrastive/lab0``."""
-    run: Callable[[Path], None]
-    """Writes its results records under ``<dir>/results``."""
+    fn: Callable[..., None]
+    """``fn(directory, **kwargs)`` writes its results records under ``<directory>/results``; a
+    module-level function, so a worker process can run it."""
+    kwargs: dict = field(default_factory=dict)
+
+    def run(self, directory: Path) -> None:
+        self.fn(directory, **self.kwargs)
 
 
 @dataclass(frozen=True)

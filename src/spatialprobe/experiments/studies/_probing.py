@@ -5,12 +5,14 @@ from __future__ import annotations
 from spatialprobe.experiments.studies._base import Step
 
 
-def probe_step(ctx, study: str, model: str, seed: int, **config) -> Step:
-    """Probe lab model ``model`` (of lab seed ``seed``); records name the model, the step names the seed."""
+def run_probe(directory, config: dict) -> None:
     from spatialprobe.probing.protocol import run
 
-    def go(directory):
-        run({"model": f"toy:{ctx.models[seed][model]}", "name": f"lab:{model}", "data": str(ctx.scenes), "seeds": ctx.plan.probe_seeds,
-             "bootstrap": ctx.plan.bootstrap, "out": str(directory), "controls": [], **config}, progress=ctx.progress)
+    run({**config, "out": str(directory)}, progress=False)
 
-    return Step(f"{study}/{model}/lab{seed}", go)
+
+def probe_step(ctx, study: str, model: str, seed: int, **config) -> Step:
+    """Probe lab model ``model`` (of lab seed ``seed``); records name the model, the step names the seed."""
+    return Step(f"{study}/{model}/lab{seed}", run_probe, {"config": {
+        "model": f"toy:{ctx.models[seed][model]}", "name": f"lab:{model}", "data": str(ctx.scenes), "seeds": ctx.plan.probe_seeds,
+        "bootstrap": ctx.plan.bootstrap, "controls": [], **config}})

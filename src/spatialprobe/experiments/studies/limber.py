@@ -8,16 +8,16 @@ CONTROLS = ["none", "blind", "model − blind"]
 METRICS = ["CIDEr", "BLEU-4", "shape_precision", "colour_precision", "size_precision", "object_recall"]
 
 
+def caption(directory, checkpoints: dict, data: str, seed: int, n_resamples: int) -> None:
+    from spatialprobe.lab import evaluate
+
+    evaluate.evaluate(checkpoints, data, directory / "results", seed=seed, n_resamples=n_resamples)
+
+
 def steps(ctx, options: dict) -> list:
-    from spatialprobe.lab.evaluate import evaluate
-
-    def step(seed):
-        def go(directory):
-            evaluate({m: ctx.models[seed][m] for m in options["models"]}, str(ctx.scenes), directory / "results", seed=seed, n_resamples=ctx.plan.bootstrap)
-
-        return Step(f"limber/lab{seed}", go)
-
-    return [step(seed) for seed in ctx.plan.lab_seeds]
+    return [Step(f"limber/lab{seed}", caption, {"checkpoints": {m: ctx.models[seed][m] for m in options["models"]}, "data": str(ctx.scenes),
+                                                "seed": seed, "n_resamples": ctx.plan.bootstrap})
+            for seed in ctx.plan.lab_seeds]
 
 
 def section(results, options: dict, scenes) -> list:

@@ -6,18 +6,26 @@ from spatialprobe.experiments.studies._base import STUDIES, Study
 from spatialprobe.experiments.studies._probing import probe_step
 
 TASKS = ["referring_box", "region_cell", "relation"]
+PROBES = {"relation": "relational"}
+"""Each task's probe unless the options say otherwise: relation needs one that binds two objects."""
 ORDER = ["frozen", "joint", "joint − frozen", "upper reference", "capacity-matched frozen", "joint from random", "blind", "control task"]
 EXAMPLES = 8
 
 
+def probe_of(options: dict, task: str) -> str:
+    """``probes: {task: probe}`` overrides, else ``probe`` (default attention_pool), else the task's default."""
+    return (options.get("probes") or {}).get(task) or PROBES.get(task) or options.get("probe", "attention_pool")
+
+
 def steps(ctx, options: dict, study: str = "lost_in_space") -> list:
-    """Per lab seed and model: the joint protocol (every condition) on each task, read at the visual prompt."""
+    """Per lab seed, model and task: the joint protocol (the configured conditions), read at the visual prompt."""
     return [
-        probe_step(ctx, study, model, seed, sites=["connector.in", "connector.out"], tasks=options.get("tasks", TASKS),
-                   pools=["all"], probes=[options.get("probe", "conditioned")], protocols=["joint"], joint=options.get("joint", {}),
-                   text=options.get("text", "bow"))
+        probe_step(ctx, f"{study}/{task}", model, seed, sites=["connector.in", "connector.out"], tasks=[task], pools=["all"],
+                   probes=[probe_of(options, task)], protocols=["joint"], joint=options.get("joint", {}), neural=options.get("neural", {}),
+                   text=options.get("text", "minilm"))
         for seed in ctx.plan.lab_seeds
         for model in options["models"]
+        for task in options.get("tasks", TASKS)
     ]
 
 
@@ -30,8 +38,6 @@ def _table(results, study: str, models: list[str]):
             metric = headline(r)
             chosen = r.config.get("chosen", {})
             epochs = f"{chosen['best_epoch']}/{len(chosen['curve'])}" if chosen.get("curve") else ""
-            if chosen.get("curve") and len(chosen["curve"]) == chosen.get("settings", {}).get("max_epochs"):
-                epochs += " (cap)"
             split = " · ".join(f"{k.split('=')[1].rstrip(']')} {fmt(v)}" for k, v in r.metrics.items() if "[predicate_set=" in k)
             rows.append([model, r.task, r.condition["control"], f"{metric} {fmt(r.metrics[metric])}", str(chosen.get("trained_parameters", "")), epochs,
                          split, f"lab {results.lab_seed(r)} / probe {r.seed}"])
@@ -87,7 +93,7 @@ def section(results, options: dict, scenes, study: str = "lost_in_space") -> lis
                    "they differ only in what learns and what the probe reads (see docs/probing.md). `joint − frozen` is a paired "
                    "cluster-bootstrap difference over the same test scenes. `control task` is scored on the control labels "
                    "(a random label per object type): high means the probe can tell object types apart, not where they are. "
-                   "A run whose best epoch sits at the epoch cap was still improving."),
+                   "Every condition trains for the same fixed budget of epochs; the best epoch on probe_val is kept."),
               _table(results, study, models), _bars(results, study, models)]
     example = _examples(results, study, models[0], scenes)
     return blocks + ([example] if example else [])

@@ -9,17 +9,16 @@ METRICS = {"word_grounding": ["ACC@0.5", "IoU", "center_L1"], "referring_eos": [
 OVERLAYS = 4
 
 
-def steps(ctx, options: dict) -> list:
+def locate(directory, checkpoint: str, data: str, name: str, seed: int, epochs: int, n_resamples: int) -> None:
     from spatialprobe.lab.locate import evaluate_location
 
-    def step(seed, model):
-        def go(directory):
-            evaluate_location(ctx.models[seed][model], str(ctx.scenes), directory / "results", name=model, seed=seed,
-                              epochs=options.get("epochs", 15), n_resamples=ctx.plan.bootstrap)
+    evaluate_location(checkpoint, data, directory / "results", name=name, seed=seed, epochs=epochs, n_resamples=n_resamples)
 
-        return Step(f"pixel/{model}/lab{seed}", go)
 
-    return [step(seed, model) for seed in ctx.plan.lab_seeds for model in options["models"]]
+def steps(ctx, options: dict) -> list:
+    return [Step(f"pixel/{model}/lab{seed}", locate, {"checkpoint": str(ctx.models[seed][model]), "data": str(ctx.scenes), "name": model, "seed": seed,
+                                                       "epochs": options.get("epochs", 15), "n_resamples": ctx.plan.bootstrap})
+            for seed in ctx.plan.lab_seeds for model in options["models"]]
 
 
 def _overlays(results, model: str, scenes):

@@ -3,7 +3,8 @@
 ``pairing``: ``none`` (every object, its own category) or ``paired`` (scenes with a primary — the
 largest object — and a secondary of another category). ``source`` (primary | secondary) says whose
 tokens an object pool reads; ``target`` (primary | secondary | combination) whose label is decoded.
-Paired labels are balanced as in the paper (``balance: false`` turns it off): within each secondary
+``attribute`` (default ``category``) says what is decoded: the category, or any attribute the
+objects carry (``colour``) — encoder decodability as a positive control. Paired labels are balanced as in the paper (``balance: false`` turns it off): within each secondary
 category, primary categories are subsampled to equal counts (per split, seeded); a secondary
 category seen with a single primary category is dropped. Structure measures from the paired accuracies
 A_xy (decoding y from x's tokens): binding M1 = A_ss, segregation M2 = A_sp / A_pp — our reading of
@@ -47,7 +48,15 @@ def build(scenes, store, options) -> Items:
         raise ProbingError(
             f"object_identity: pairing none|paired, source {ROLES}, target {ROLES + ('combination',)}; got {pairing}, {source}, {target}"
         )
-    categories = sorted({o.category for s in scenes for o in s.objects if o.category})
+    attribute = options.get("attribute", "category")
+
+    def label_of(o):
+        return o.category if attribute == "category" else o.attributes.get(attribute)
+
+    categories = sorted({label_of(o) for s in scenes for o in s.objects if label_of(o)})
+    if not categories:
+        raise ProbingError(f"object_identity: no object has a {attribute!r}; attributes present: "
+                           f"{sorted({k for s in scenes for o in s.objects for k in o.attributes}) or 'none'}")
     label = {c: i for i, c in enumerate(categories)}
     rows, lookup = scene_index(store), object_lookup(store)
     names = ("scene", "item", "split", "row", "target", "obj", "key", "size", "n_objects", "overlap", "mentioned", "primary", "secondary")
@@ -57,7 +66,7 @@ def build(scenes, store, options) -> Items:
             continue
         r = rows[scene.id]
         if pairing == "none":
-            entries = [(o, o, label[o.category], f"o{o.id}", "", "") for o in scene.objects if o.category]
+            entries = [(o, o, label[label_of(o)], f"o{o.id}", "", "") for o in scene.objects if label_of(o)]
         else:
             pair = _pair(scene)
             if pair is None:
@@ -65,9 +74,9 @@ def build(scenes, store, options) -> Items:
             src = pair[ROLES.index(source)]
             tgt = pair[1] if target == "combination" else pair[ROLES.index(target)]
             if target == "combination":
-                y = label[pair[0].category] * len(categories) + label[pair[1].category]
+                y = label[label_of(pair[0])] * len(categories) + label[label_of(pair[1])]
             else:
-                y = label[tgt.category]
+                y = label[label_of(tgt)]
             entries = [(src, tgt, y, f"{source}->{target}", pair[0].category, pair[1].category)]
         for src, tgt, y, item, prim, sec in entries:
             values = (scene.id, item, scene.split, r, y, lookup[(r, src.id)], object_type(tgt), size_group(src),
