@@ -168,3 +168,14 @@ def test_object_aware_objectives_see_the_datasets_seen_predicates(data_dir, tmp_
     seen = SceneDataset(data_dir).metadata["predicate_sets"]["seen"]
     assert Lab(_config(data_dir, tmp_path), progress=False).seen_predicates == seen
     assert Lab(_config(data_dir, tmp_path, seen_predicates=["near"]), progress=False).seen_predicates == ["near"]
+
+
+def test_cached_greedy_decoding_equals_rerunning_the_sequence():
+    from spatialprobe.models import toy
+
+    model = toy.build(toy.PRESETS["tiny-qformer"], seed=1).eval()
+    prefix, ids = torch.randn(5, 8, 64), torch.full((5, 1), 1)
+    with torch.inference_mode():
+        for _ in range(12):
+            ids = torch.cat([ids, model.lm(prefix, ids)[:, -1].argmax(-1)[:, None]], 1)
+        assert torch.equal(model.lm.greedy(prefix, torch.full((5,), 1), 12), ids[:, 1:])

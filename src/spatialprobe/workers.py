@@ -54,7 +54,7 @@ def run(jobs: Iterable[Job], workers: int | None = None, threads: int = 1, done:
                 done(job, out[-1])
         return out
     import multiprocessing
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"), initializer=_init, initargs=(threads,))
     try:
@@ -62,7 +62,7 @@ def run(jobs: Iterable[Job], workers: int | None = None, threads: int = 1, done:
         results: dict[int, object] = {}
         pending = set(futures)
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 i = futures[future]
                 results[i] = future.result()  # raises the job's exception

@@ -19,12 +19,12 @@ probe on the connector's input vs the blind probe). The rule, fixed before the r
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from spatialprobe.results.pooling import item_scores, pooled
 from spatialprobe.results.record import SELECTOR_KEYS, matches
 
 DIRECTIONS = ("greater", "less")
@@ -137,27 +137,6 @@ class Verdict:
         return f"{self.verdict.upper()}: {self.claim.statement} — a − b = {where} ({self.reason})."
 
 
-def item_scores(records, rows_of: Callable, metric: str) -> dict[tuple, tuple[str, float]]:
-    """(scene, item) → (scene, mean score over ``records``) from each record's prediction rows."""
-    sums = defaultdict(list)
-    for record in records:
-        for row in rows_of(record):
-            value = (row.get("scores") or {}).get(metric)
-            if value is not None and not np.isnan(value):
-                sums[(row["scene"], row["item"])].append(value)
-    return {key: (key[0], float(np.mean(v))) for key, v in sums.items()}
-
-
-def _mean_estimate(records, rows_of, metric: str, n_resamples: int, seed: int):
-    from spatialprobe.results.stats import cluster_bootstrap
-
-    scores = item_scores(records, rows_of, metric)
-    if len({s for s, _ in scores.values()}) < 2:
-        return None
-    values = np.array([v for _, v in scores.values()])
-    return cluster_bootstrap(values, np.array([s for s, _ in scores.values()]), n_resamples=n_resamples, seed=seed)
-
-
 def check_control(claim: Claim, records: list, rows_of: Callable, n_resamples: int = 1000, seed: int = 0) -> ControlCheck | None:
     """Whether the claim's positive control clearly beat its floor (None: the claim has none)."""
     control = claim.control
@@ -168,7 +147,7 @@ def check_control(claim: Claim, records: list, rows_of: Callable, n_resamples: i
     floor = [r for r in records if matches(r, control.floor)]
     if not a or not floor:
         return ControlCheck(control, None, None, False, f"no records match the control's {'a' if not a else 'floor'}")
-    value, base = _mean_estimate(a, rows_of, metric, n_resamples, seed), _mean_estimate(floor, rows_of, metric, n_resamples, seed)
+    value, base = pooled(a, rows_of, metric, n_resamples=n_resamples, seed=seed), pooled(floor, rows_of, metric, n_resamples=n_resamples, seed=seed)
     if value is None or base is None:
         return ControlCheck(control, value, base, False, f"fewer than two test scenes scored on {metric}")
     collapsed = [r for r in a if (r.config.get("diagnostics") or {}).get("collapsed")]

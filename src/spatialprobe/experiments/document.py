@@ -49,7 +49,7 @@ def _scale_note(plan: Plan) -> str:
 
 def write_report(directory: str | Path, plan: Plan, scenes: Path, timings: dict[str, float]) -> str:
     from spatialprobe.experiments.studies import STUDIES
-    from spatialprobe.report import Figure, Heading, RunResults, Table, Text, to_html, to_markdown
+    from spatialprobe.report import Heading, RunResults, Table, Text, all_figures, to_html, to_markdown
     from spatialprobe.results.store import rows, to_csv
 
     directory = Path(directory)
@@ -71,9 +71,8 @@ def write_report(directory: str | Path, plan: Plan, scenes: Path, timings: dict[
         blocks.append(Text(f"This scale's budget is {plan.budget_s:.0f} s; this session took {total:.0f} s ({verdict} budget)."))
 
     (directory / "figures").mkdir(exist_ok=True)
-    for b in blocks:
-        if isinstance(b, Figure):
-            (directory / "figures" / b.name).write_bytes(b.png)
+    for b in all_figures(blocks):
+        (directory / "figures" / b.name).write_bytes(b.png)
     with open(directory / "results.jsonl", "w") as fh:
         for r in results.records:
             fh.write(json.dumps({**r.to_json(), "step": results.step_of[r.id]}) + "\n")

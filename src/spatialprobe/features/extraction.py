@@ -53,15 +53,19 @@ def plan(
     dataset: SceneDataset,
     sites: list[str],
     *,
-    split: str | None,
+    split: str | list[str] | None,
     limit: int | None,
     batch_size: int,
     shard_size: int,
 ) -> tuple[st.StoreSpec, list[Scene]]:
-    """Resolve sites and scenes and compute the store's content key."""
+    """Resolve sites and scenes (of one split, of several, or all) and compute the store's content key."""
     sites = expand(sites, adapter.sites(), adapter.name)
     lm = [s for s in sites if s.startswith("lm.")]
-    scenes = dataset.scenes(split)
+    if split is None or isinstance(split, str):
+        scenes = dataset.scenes(split)
+    else:
+        split = list(split)
+        scenes = [s for s in dataset.scenes() if s.split in split]
     if not scenes:
         raise ExtractionError(f"{dataset.root}: no scenes in split {split!r}")
     scenes = scenes[:limit] if limit else scenes
@@ -169,7 +173,7 @@ def extract(
     sites: list[str],
     *,
     root: str | Path | None = None,
-    split: str | None = None,
+    split: str | list[str] | None = None,
     limit: int | None = None,
     batch_size: int = 64,
     shard_size: int = DEFAULT_SHARD_SIZE,

@@ -17,23 +17,13 @@ from spatialprobe.lab.text import words
 
 @torch.inference_mode()
 def generate(model, prompts: torch.Tensor, tokenizer, max_new: int = 30, batch_size: int = 128) -> list[str]:
-    """Greedy decoding from each visual prompt, starting at <bos>, until <eos>."""
+    """Greedy decoding from each visual prompt, starting at <bos>, until <eos> (key/value cached)."""
     out = []
     for start in range(0, len(prompts), batch_size):
         prompt = prompts[start : start + batch_size]
-        ids = torch.full((len(prompt), 1), tokenizer.bos_token_id)
-        done = torch.zeros(len(prompt), dtype=torch.bool)
-        for _ in range(max_new):
-            nxt = model.lm(prompt, ids)[:, -1].argmax(-1)
-            nxt = torch.where(done, torch.full_like(nxt, tokenizer.pad_token_id), nxt)
-            ids = torch.cat([ids, nxt[:, None]], dim=1)
-            done |= nxt == tokenizer.eos_token_id
-            if done.all():
-                break
-        for row in ids[:, 1:].tolist():
-            toks = [t for t in row if t not in (tokenizer.pad_token_id,)]
-            if tokenizer.eos_token_id in toks:
-                toks = toks[: toks.index(tokenizer.eos_token_id)]
+        bos = torch.full((len(prompt),), tokenizer.bos_token_id)
+        for row in model.lm.greedy(prompt, bos, max_new, stop=tokenizer.eos_token_id).tolist():
+            toks = row[: row.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in row else row
             out.append(" ".join(tokenizer.convert_ids_to_tokens(toks)).replace(" ,", ",").replace(" .", "."))
     return out
 

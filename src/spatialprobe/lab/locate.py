@@ -62,8 +62,11 @@ def _category_mean(train_boxes: np.ndarray, train_ids: np.ndarray, ids: np.ndarr
 
 
 def evaluate_location(directory: str | Path, data_dir: str, out: str | Path, *, name: str | None = None, split: str = "test",
-                      train_split: str = "lab", seed: int = 0, epochs: int = 15, n_resamples: int = 1000) -> list:
-    """Train the location head and the box prompt on ``train_split``; write the three records (+ differences) for ``split``."""
+                      train_split: str = "lab", seed: int = 0, epochs: int = 15, n_resamples: int = 1000, box_epochs: int | None = 8) -> list:
+    """Train the location head and the box prompt on ``train_split``; write the three records (+ differences) for ``split``.
+
+    ``box_epochs=None`` skips location-conditioned captioning (e.g. for a model that serves only as
+    the head's positive control)."""
     from spatialprobe.results.origin import provenance
     from spatialprobe.results.record import ResultRecord
     from spatialprobe.results.stats import cluster_bootstrap, paired_difference
@@ -118,8 +121,10 @@ def evaluate_location(directory: str | Path, data_dir: str, out: str | Path, *, 
         write(task, config["baseline"], theirs, clusters, config, rows(base, theirs))
         compare(task, ours, theirs, clusters, config)
 
+    if box_epochs is None:
+        return records
     # (c) location-conditioned captioning vs the whole-image caption
-    box_prompt, prompt_curve = train_box_prompt(model, tokenizer, train_data, train_prompts, seed=seed)
+    box_prompt, prompt_curve = train_box_prompt(model, tokenizer, train_data, train_prompts, epochs=box_epochs, seed=seed)
     scene_of, boxes, objects = object_rows(test_data)
     with torch.inference_mode():
         conditioned = generate(model, box_prompt(test_prompts[scene_of], boxes), tokenizer)

@@ -33,7 +33,8 @@ def train(
         raise ValueError(f"{desc}: nothing to train")
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     steps = epochs * ((n + batch_size - 1) // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1) if schedule else None
+    # one-cycle needs ≥ 2 warm-up steps (its warm-up of pct_start·steps − 1 steps divides by zero at 1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=max(0.1, 2.5 / steps)) if schedule and steps >= 4 else None
     rng = np.random.default_rng(seed)
     curve = []
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)

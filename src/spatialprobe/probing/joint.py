@@ -92,6 +92,9 @@ def train_condition(model, condition: str, probe, kind: str, data: dict[str, Inp
     connector = {"joint from random": lambda: toy.build(model.config, seed=seed + 1000).connector, "upper reference": nn.Identity,
                  "joint": lambda: copy.deepcopy(model.connector)}.get(condition, lambda: model.connector)()
     connector.requires_grad_(learns)
+    if not learns:  # a fixed connector's output is computed once per scene, not once per batch
+        data = {split: _through(connector, inputs) for split, inputs in data.items()}
+        connector, fixed = nn.Identity(), connector
     train = data["probe_train"]
     prefix = _fresh_like(model.connector, model.config, seed) if condition == "capacity-matched frozen" else nn.Identity()
     n_out = probe.n_outputs(targets["probe_train"])
@@ -119,7 +122,15 @@ def train_condition(model, condition: str, probe, kind: str, data: dict[str, Inp
     connector.eval()
     trained = sum(p.numel() for p in head_params if p.requires_grad) + (sum(p.numel() for p in connector.parameters()) if learns else 0)
     pred = probe.labels(probe.decode(probe.outputs(chain, data["test"])))
-    return ConditionResult(pred, trained, {"curve": fitted.curve, "best_epoch": fitted.best_epoch}, connector, chain.head)
+    return ConditionResult(pred, trained, {"curve": fitted.curve, "best_epoch": fitted.best_epoch}, connector if learns else fixed, chain.head)
+
+
+@torch.no_grad()
+def _through(connector: nn.Module, inputs: Inputs, chunk: int = 512) -> Inputs:
+    """``inputs`` with each scene's tokens replaced by the (fixed) connector's output."""
+    connector.eval()
+    out = torch.cat([connector(inputs.visual[s : s + chunk]) for s in range(0, len(inputs.visual), chunk)])
+    return Inputs(out, inputs.text, inputs.scene_of, inputs.aux)
 
 
 def split_inputs(store, items: Items, site: str, text: np.ndarray | None, rows: np.ndarray | None = None) -> dict[str, Inputs]:

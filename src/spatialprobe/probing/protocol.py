@@ -54,12 +54,13 @@ def estimates(task, pred, items: Items, n_resamples: int, seed: int):
 
 
 def _prediction_rows(items: Items, pred, scores: dict[str, np.ndarray] | None = None) -> list[dict]:
-    """One row per test item: prediction, target and (``scores``) its per-item metric values."""
+    """One row per test item: prediction, target, (``scores``) its per-item metric values and its breakdown groups."""
     def plain(x):
         return x.tolist() if hasattr(x, "tolist") else x
 
     return [
-        {"scene": s, "item": i, "prediction": plain(p), "target": plain(t), **({"scores": {k: float(v[n]) for k, v in scores.items()}} if scores else {})}
+        {"scene": s, "item": i, "prediction": plain(p), "target": plain(t), **({"scores": {k: float(v[n]) for k, v in scores.items()}} if scores else {}),
+         **({"groups": {g: plain(values[n]) for g, values in items.groups.items()}} if items.groups else {})}
         for n, (s, i, p, t) in enumerate(zip(items.scene_id, items.item_id, pred, items.target))
     ]
 
@@ -79,7 +80,8 @@ class Runner:
         from spatialprobe.features.extraction import extract
         from spatialprobe.features.reader import FeatureStore
 
-        result = extract(adapter, dataset, self.config.sites, root=self.config.store, batch_size=self.config.batch_size, progress=self.progress)
+        result = extract(adapter, dataset, self.config.sites, root=self.config.store, split=list(SPLITS), batch_size=self.config.batch_size,
+                         progress=self.progress)
         return FeatureStore(result.directory)
 
     def prepare(self):

@@ -32,6 +32,14 @@ class Figure:
     caption: str
 
 
+@dataclass(frozen=True)
+class Details:
+    """Blocks folded away under a one-line summary (per-seed rows, long tables)."""
+
+    summary: str
+    blocks: list
+
+
 def _anchor(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
@@ -47,7 +55,14 @@ def to_markdown(blocks: list) -> str:
             out.append("\n".join(["| " + " | ".join(b.header) + " |", "|" + "---|" * len(b.header)] + ["| " + " | ".join(r) + " |" for r in b.rows]))
         elif isinstance(b, Figure):
             out.append(f"![{b.caption}](figures/{b.name})\n\n*{b.caption}*")
+        elif isinstance(b, Details):
+            out.append(f"<details><summary>{html.escape(b.summary)}</summary>\n\n{to_markdown(b.blocks).strip()}\n\n</details>")
     return "\n\n".join(out) + "\n"
+
+
+def all_figures(blocks: list) -> list[Figure]:
+    """Every figure, also those inside `Details`."""
+    return [f for b in blocks for f in (all_figures(b.blocks) if isinstance(b, Details) else [b] if isinstance(b, Figure) else [])]
 
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -75,6 +90,11 @@ def _inline(text: str) -> str:
 
 
 def to_html(blocks: list, title: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{STYLE}</style></head><body>\n" + _html_body(blocks) + "\n</body></html>\n")
+
+
+def _html_body(blocks: list) -> str:
     body = []
     for b in blocks:
         if isinstance(b, Heading):
@@ -88,5 +108,6 @@ def to_html(blocks: list, title: str) -> str:
         elif isinstance(b, Figure):
             data = base64.b64encode(b.png).decode()
             body.append(f'<figure><img alt="{html.escape(b.caption)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(b.caption)}</figcaption></figure>')
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+        elif isinstance(b, Details):
+            body.append(f"<details><summary>{html.escape(b.summary)}</summary>{_html_body(b.blocks)}</details>")
+    return "\n".join(body)

@@ -50,6 +50,16 @@ class RunResults:
     def rows(self, record) -> list[dict]:
         return self.stores[record.id].predictions(record)
 
+    def pooled(self, records, metric: str, group: tuple[str, str] | None = None, n_resamples: int = 1000):
+        """``metric`` averaged per item over ``records`` (seeds), with a CI over test scenes (`results.pooling`)."""
+        from spatialprobe.results.pooling import pooled
+
+        return pooled(records, self.rows, metric, group=group, n_resamples=n_resamples)
+
+    def seeds(self, record) -> str:
+        """``lab 0 / probe 1``."""
+        return f"lab {self.lab_seed(record)} / probe {record.seed}"
+
     def of(self, study: str, **where) -> list:
         """Records of ``study`` whose fields (task, model, …) or condition entries equal ``where``."""
         from spatialprobe.results.record import matches

@@ -75,6 +75,11 @@ class DatasetWriter:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
+_PARSED: dict[tuple, list[Scene]] = {}
+"""The last parsed ``scenes.jsonl`` of this process, by (path, size, mtime): worker processes that run
+many steps on one dataset parse it once."""
+
+
 class SceneDataset:
     """Read access to a dataset directory."""
 
@@ -97,7 +102,13 @@ class SceneDataset:
 
     @cached_property
     def _all(self) -> list[Scene]:
-        return list(read_scenes(self.root / SCENES_FILE))
+        path = self.root / SCENES_FILE
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _PARSED:  # scenes are immutable records: one parse per file version per process
+            _PARSED.clear()
+            _PARSED[key] = list(read_scenes(path))
+        return _PARSED[key]
 
     def scenes(self, split: str | None = None) -> list[Scene]:
         """All scenes, or those of one split (parsed once per `SceneDataset`)."""

@@ -29,19 +29,69 @@ def steps(ctx, options: dict, study: str = "lost_in_space") -> list:
     ]
 
 
+BREAKDOWNS = {"referring_box": ["kind", "size", "n_objects"], "region_cell": ["kind", "size", "n_objects"], "relation": ["predicate_set", "n_objects"]}
+"""Per task, the item groups the report breaks each condition down by."""
+
+
+def _groups(results, study: str, models: list[str]) -> dict:
+    """(model, task, condition) → its records over every lab and probe seed (paired differences excluded)."""
+    out = {}
+    for model in models:
+        for r in results.of(study, model=f"lab:{model}"):
+            if r.condition["control"] != "joint − frozen":
+                out.setdefault((model, r.task, r.condition["control"]), []).append(r)
+    return dict(sorted(out.items(), key=lambda kv: (kv[0][0], kv[0][1], ORDER.index(kv[0][2]))))
+
+
+def _epochs(records) -> str:
+    runs = [r.config.get("chosen", {}) for r in records]
+    return " · ".join(f"{c['best_epoch']}/{len(c['curve'])}" for c in runs if c.get("curve"))
+
+
 def _table(results, study: str, models: list[str]):
+    """One row per model × task × condition, seeds pooled (per-item mean over seeds, CI over test scenes)."""
     from spatialprobe.report import Table, fmt, headline
 
     rows = []
-    for model in models:
-        for r in sorted(results.of(study, model=f"lab:{model}"), key=lambda r: (r.task, ORDER.index(r.condition["control"]), results.lab_seed(r), r.seed)):
+    for (model, task, condition), records in _groups(results, study, models).items():
+        metric = headline(records[0])
+        trained = records[0].config.get("chosen", {}).get("trained_parameters", "")
+        rows.append([model, task, condition, f"{metric} {fmt(results.pooled(records, metric))}", str(trained), _epochs(records), str(len(records))])
+    return Table(["model", "task", "condition", "metric [95% CI], seeds pooled", "trained params", "best/ran epochs per seed", "seeds"], rows)
+
+
+def _breakdowns(results, study: str, models: list[str]) -> list:
+    """Each condition's headline metric by expression kind, object size, object count (relation: seen/unseen predicates)."""
+    from spatialprobe.report import Table, fmt, headline
+    from spatialprobe.results.pooling import groups_of
+
+    tables = []
+    by_task = {}
+    for key, records in _groups(results, study, models).items():
+        by_task.setdefault(key[1], []).append((key, records))
+    for task, entries in by_task.items():
+        names = BREAKDOWNS.get(task, [])
+        columns = [(g, v) for g in names for v in groups_of([r for _, rs in entries for r in rs], results.rows, g)]
+        if not columns:
+            continue
+        rows = [[model, condition] + [fmt(results.pooled(records, headline(records[0]), group=c)) for c in columns] for (model, _, condition), records in entries]
+        tables.append(Table(["model", f"{task}: condition"] + [f"{g}={v}" for g, v in columns], rows))
+    return tables
+
+
+def _per_seed(results, study: str, models: list[str]):
+    from spatialprobe.report import Table, fmt, headline
+
+    rows = []
+    for (model, task, condition), records in _groups(results, study, models).items():
+        for r in sorted(records, key=lambda r: (results.lab_seed(r), r.seed)):
             metric = headline(r)
-            chosen = r.config.get("chosen", {})
-            epochs = f"{chosen['best_epoch']}/{len(chosen['curve'])}" if chosen.get("curve") else ""
-            split = " · ".join(f"{k.split('=')[1].rstrip(']')} {fmt(v)}" for k, v in r.metrics.items() if "[predicate_set=" in k)
-            rows.append([model, r.task, r.condition["control"], f"{metric} {fmt(r.metrics[metric])}", str(chosen.get("trained_parameters", "")), epochs,
-                         split, f"lab {results.lab_seed(r)} / probe {r.seed}"])
-    return Table(["model", "task", "condition", "metric [95% CI]", "trained params", "best/ran epochs", "seen · unseen predicates", "seeds"], rows)
+            rows.append([model, task, condition, f"{metric} {fmt(r.metrics[metric])}", _epochs([r]), results.seeds(r)])
+    for model in models:
+        for r in results.of(study, model=f"lab:{model}", control="joint − frozen"):
+            metric = next(iter(r.metrics))
+            rows.append([model, r.task, "joint − frozen", f"{metric} {fmt(r.metrics[metric])}", "", results.seeds(r)])
+    return Table(["model", "task", "condition", "metric [95% CI]", "best/ran epochs", "seeds"], rows)
 
 
 def _bars(results, study: str, models: list[str]):
@@ -89,12 +139,16 @@ def section(results, options: dict, scenes, study: str = "lost_in_space") -> lis
     from spatialprobe.report import Text
 
     models = options["models"]
-    blocks = [Text("Every condition trains the same probe head on the same rows with the same loop and early-stopping rule; "
-                   "they differ only in what learns and what the probe reads (see docs/probing.md). `joint − frozen` is a paired "
-                   "cluster-bootstrap difference over the same test scenes. `control task` is scored on the control labels "
-                   "(a random label per object type): high means the probe can tell object types apart, not where they are. "
-                   "Every condition trains for the same fixed budget of epochs; the best epoch on probe_val is kept."),
-              _table(results, study, models), _bars(results, study, models)]
+    from spatialprobe.report import Details
+
+    blocks = [Text("Every condition trains the same probe head on the same items with the same recipe — a fixed budget of epochs, "
+                   "the best epoch on probe_val kept — and differs only in what learns and what the probe reads (see docs/probing.md). "
+                   "The **upper reference** (the probe on the connector's input, the encoder tokens it sees) is the positive control: "
+                   "location is certainly there. **Blind** (another scene's tokens) is the floor. Seeds are pooled: each test item's score "
+                   "is averaged over seeds, the CI is over test scenes. There is no control task here: the expression names the object "
+                   "type the control labels are keyed to, so a probe learns them from the text alone."),
+              _table(results, study, models), *_breakdowns(results, study, models), _bars(results, study, models),
+              Details("Per seed, with each run's paired joint − frozen difference", [_per_seed(results, study, models)])]
     example = _examples(results, study, models[0], scenes)
     return blocks + ([example] if example else [])
 

@@ -9,15 +9,18 @@ METRICS = {"word_grounding": ["ACC@0.5", "IoU", "center_L1"], "referring_eos": [
 OVERLAYS = 4
 
 
-def locate(directory, checkpoint: str, data: str, name: str, seed: int, epochs: int, n_resamples: int) -> None:
+def locate(directory, checkpoint: str, data: str, name: str, seed: int, epochs: int, n_resamples: int, box_epochs: int | None) -> None:
     from spatialprobe.lab.locate import evaluate_location
 
-    evaluate_location(checkpoint, data, directory / "results", name=name, seed=seed, epochs=epochs, n_resamples=n_resamples)
+    evaluate_location(checkpoint, data, directory / "results", name=name, seed=seed, epochs=epochs, n_resamples=n_resamples, box_epochs=box_epochs)
 
 
 def steps(ctx, options: dict) -> list:
+    """Per lab seed and model: the location head (+ box captions, except for ``head_only`` models)."""
+    head_only = set(options.get("head_only", []))
     return [Step(f"pixel/{model}/lab{seed}", locate, {"checkpoint": str(ctx.models[seed][model]), "data": str(ctx.scenes), "name": model, "seed": seed,
-                                                       "epochs": options.get("epochs", 15), "n_resamples": ctx.plan.bootstrap})
+                                                       "epochs": options.get("epochs", 15), "n_resamples": ctx.plan.bootstrap,
+                                                       "box_epochs": None if model in head_only else options.get("box_epochs", 8)})
             for seed in ctx.plan.lab_seeds for model in options["models"]]
 
 

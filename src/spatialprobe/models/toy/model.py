@@ -259,6 +259,43 @@ class ToyLM(nn.Module):
         """Logits over [prefix; text] positions."""
         return self.head(self.hidden(prefix, input_ids, attention_mask))
 
+    @torch.inference_mode()
+    def greedy(self, prefix: torch.Tensor, first: torch.Tensor, steps: int, stop: int | None = None) -> torch.Tensor:
+        """Greedy decoding with a key/value cache: ``first`` (B,) token ids after the prefix, then up to
+        ``steps`` argmax tokens (B, ≤ steps); equal to re-running `forward` on the growing sequence."""
+        x = torch.cat([prefix, self.embed(first)[:, None]], dim=1)
+        if x.shape[1] + steps - 1 > self.pos.shape[1]:
+            raise ValueError(f"sequence of {x.shape[1] + steps - 1} exceeds max_length {self.pos.shape[1]}")
+        cache = []
+
+        def run(x, start):
+            x = x + self.pos[:, start : start + x.shape[1]]
+            for i, block in enumerate(self.blocks):
+                attn, h = block.attn, block.norm1(x)
+                b, n, d = h.shape
+                q, k, v = (t.view(b, n, attn.heads, d // attn.heads).transpose(1, 2) for t in (attn.q(h), attn.k(h), attn.v(h)))
+                if i < len(cache):
+                    k, v = torch.cat([cache[i][0], k], 2), torch.cat([cache[i][1], v], 2)
+                    cache[i] = (k, v)
+                else:
+                    cache.append((k, v))
+                mask = torch.ones(n, k.shape[2], dtype=torch.bool).tril(k.shape[2] - n)
+                out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+                x = x + attn.out(out.transpose(1, 2).reshape(b, n, d))
+                x = x + block.mlp(block.norm2(x))
+            return self.head(self.norm(x[:, -1]))
+
+        tokens, logits, done = [], run(x, 0), torch.zeros(len(first), dtype=torch.bool)
+        for t in range(steps):
+            nxt = logits.argmax(-1)
+            tokens.append(nxt)
+            if stop is not None:
+                done |= nxt == stop
+            if done.all() or t == steps - 1:
+                break
+            logits = run(self.embed(nxt)[:, None], x.shape[1] + t)
+        return torch.stack(tokens, 1)
+
     def hidden(self, prefix, input_ids=None, attention_mask=None):
         """The final (normalised) hidden state of every [prefix; text] position."""
         parts = [prefix] + ([self.embed(input_ids)] if input_ids is not None else [])
