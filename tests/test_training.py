@@ -46,14 +46,18 @@ def test_scene_attention_equals_attention_on_each_items_own_scene():
     assert pos.tolist() == [0, 0, 1, 0, 2, 0, 1] and m == 3
 
 
-def test_a_batch_reads_each_scenes_tokens_once():
-    inputs = Inputs(torch.arange(40.0)[:, None, None].expand(40, 3, 2), None, torch.as_tensor(np.repeat(np.arange(40), 5)))
+def test_minibatches_mix_scenes_and_read_each_scenes_tokens_once():
+    from spatialprobe.probing.probes._neural import PER_SCENE
+
+    inputs = Inputs(torch.arange(40.0)[:, None, None].expand(40, 3, 2), None, torch.as_tensor(np.repeat(np.arange(40), 7)))
     batches = inputs.batches(np.random.default_rng(0), 32)
-    assert sorted(np.concatenate(batches).tolist()) == list(range(200)) and {len(b) for b in batches[:-1]} == {32}
+    assert sorted(np.concatenate(batches).tolist()) == list(range(280))  # every item once an epoch
+    counts = np.concatenate([np.unique(rows // 7, return_counts=True)[1] for rows in batches])
+    assert counts.mean() < PER_SCENE + 1 and (counts == 7).mean() < 0.1  # a batch mixes many scenes, rarely a whole one
     rows = batches[0]
     visual, _, scene_of = inputs.batch(rows)
-    assert len(visual) == len(np.unique(rows // 5))  # unique scenes only
-    np.testing.assert_array_equal(visual[scene_of, 0, 0].numpy(), rows // 5)  # each item points at its own scene
+    assert len(visual) == len(np.unique(rows // 7))  # unique scenes only
+    np.testing.assert_array_equal(visual[scene_of, 0, 0].numpy(), rows // 7)  # each item points at its own scene
 
 
 def _two_objects(n, seed, T=16, d=8):

@@ -110,6 +110,8 @@ def run_steps(ctx: RunContext, say=print, workers: int | None = None, threads: i
     from spatialprobe.workers import Job, default_workers, run
 
     steps = [s for name, options in ctx.plan.studies.items() for s in STUDIES.get(name).steps(ctx, options)]
+    if (workers or default_workers()) > 1:
+        steps = sorted(steps, key=lambda s: -s.weight)  # longest first packs the pool best; order does not change results
     todo = []
     for step in steps:
         final = ctx.directory / "steps" / step.id

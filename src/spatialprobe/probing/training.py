@@ -1,6 +1,7 @@
 """The one training recipe of every neural probe and of the joint protocol.
 
-A fixed budget of epochs over shuffled minibatches of ``batch_size`` *items* (not scenes), AdamW, a linear warm-up then cosine decay to zero, and
+A fixed budget of epochs over shuffled minibatches of about ``batch_size`` *items* (in chunks of at
+most three items of one scene, so a batch reads ~20 scenes' tokens; see `Inputs.batches`), AdamW, a linear warm-up then cosine decay to zero, and
 after every epoch the task metric on ``probe_val``: the weights of the best epoch are kept. The
 budget is fixed rather than stopped early, so every condition of a comparison trains for exactly
 the same number of steps; the learning curve goes into each record.

@@ -17,6 +17,8 @@ class Step:
     """``fn(directory, **kwargs)`` writes its results records under ``<directory>/results``; a
     module-level function, so a worker process can run it."""
     kwargs: dict = field(default_factory=dict)
+    weight: float = 1.0
+    """Roughly how long it runs relative to others: heavier steps start first on the worker pool."""
 
     def run(self, directory: Path) -> None:
         self.fn(directory, **self.kwargs)

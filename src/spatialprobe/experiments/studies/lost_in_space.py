@@ -17,12 +17,22 @@ def probe_of(options: dict, task: str) -> str:
     return (options.get("probes") or {}).get(task) or PROBES.get(task) or options.get("probe", "attention_pool")
 
 
+def joint_of(options: dict, task: str) -> dict:
+    """The joint protocol's options for ``task``: ``joint.conditions`` is a list, or a mapping task → list."""
+    joint = dict(options.get("joint") or {})
+    if isinstance(joint.get("conditions"), dict):
+        per_task = joint.pop("conditions")
+        if task in per_task:
+            joint["conditions"] = per_task[task]
+    return joint
+
+
 def steps(ctx, options: dict, study: str = "lost_in_space") -> list:
     """Per lab seed, model and task: the joint protocol (the configured conditions), read at the visual prompt."""
     return [
         probe_step(ctx, f"{study}/{task}", model, seed, sites=["connector.in", "connector.out"], tasks=[task], pools=["all"],
-                   probes=[probe_of(options, task)], protocols=["joint"], joint=options.get("joint", {}), neural=options.get("neural", {}),
-                   text=options.get("text", "minilm"))
+                   probes=[probe_of(options, task)], protocols=["joint"], joint=joint_of(options, task), neural=options.get("neural", {}),
+                   text=options.get("text", "minilm"), weight=4.0 if "joint" in joint_of(options, task).get("conditions", ["joint"]) else 2.0)
         for seed in ctx.plan.lab_seeds
         for model in options["models"]
         for task in options.get("tasks", TASKS)

@@ -22,6 +22,8 @@ from spatialprobe.probing.probes._base import Probe, targets
 from spatialprobe.probing.training import Recipe, fit
 
 CHUNK = 1024
+PER_SCENE = 3
+"""At most this many items of one scene go into a minibatch together (see `Inputs.batches`)."""
 
 
 def giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -79,11 +81,31 @@ class Inputs:
         return self.visual[scenes], text, scene_of
 
     def batches(self, rng: np.random.Generator, size: int) -> list[np.ndarray]:
-        """One epoch of shuffled minibatches of ``size`` items. Items are drawn across scenes, not
-        scene by scene: batches of whole scenes (relation's statements come in minimal pairs about
-        the same two objects) delayed the relational probe's take-off from epoch 6 to 16."""
-        order = rng.permutation(len(self))
-        return [order[s : s + size] for s in range(0, len(order), size)]
+        """One epoch of shuffled minibatches of about ``size`` items, made of chunks of at most
+        `PER_SCENE` items of one scene: a batch then reads ~size/3 scenes' tokens (the joint protocol
+        runs the connector once per scene of a batch). Whole scenes per batch (a relation's
+        statements are minimal pairs about the same two objects) delayed the relational probe's
+        take-off on the lab's upper reference from epoch 6–7 to 12–16; chunks of 2–3 did not (take-off
+        at 7, ACC 0.88 either way; chunks of 4: epoch 8)."""
+        if self.scene_of is None:
+            order = rng.permutation(len(self))
+            return [order[s : s + size] for s in range(0, len(order), size)]
+        scene_of = self.scene_of.numpy()
+        by_scene = np.argsort(scene_of, kind="stable")
+        bounds = np.searchsorted(scene_of[by_scene], np.arange(len(self.visual) + 1))
+        chunks = []
+        for s in range(len(self.visual)):
+            items = rng.permutation(by_scene[bounds[s] : bounds[s + 1]])
+            chunks += [items[k : k + PER_SCENE] for k in range(0, len(items), PER_SCENE)]
+        out, current = [], []
+        for k in rng.permutation(len(chunks)):
+            current.extend(chunks[k])
+            if len(current) >= size:
+                out.append(np.array(current))
+                current = []
+        if current:
+            out.append(np.array(current))
+        return out
 
 
 def as_inputs(X, wants_tokens: bool, training: bool = False) -> Inputs:
