@@ -34,8 +34,12 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""Set for the workers before they start: a BLAS pool sized at import (numpy's, torch's) is not
+shrunk later, and two workers whose pools each spin on both cores run at half speed."""
+
+
 def _init(threads: int) -> None:
-    os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
 
     torch.set_num_threads(threads)
@@ -56,6 +60,8 @@ def run(jobs: Iterable[Job], workers: int | None = None, threads: int = 1, done:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+    saved = {k: os.environ.get(k) for k in THREAD_VARS}
+    os.environ.update({k: str(threads) for k in THREAD_VARS})  # inherited by the spawned workers
     pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"), initializer=_init, initargs=(threads,))
     try:
         futures = {pool.submit(job.fn, **job.kwargs): i for i, job in enumerate(jobs)}
@@ -71,3 +77,8 @@ def run(jobs: Iterable[Job], workers: int | None = None, threads: int = 1, done:
         return [results[i] for i in range(len(jobs))]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

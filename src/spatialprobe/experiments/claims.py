@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from spatialprobe.results.pooling import item_scores, pooled
+from spatialprobe.results.pooling import pooled, pooled_difference
 from spatialprobe.results.record import SELECTOR_KEYS, matches
 
 DIRECTIONS = ("greater", "less")
@@ -134,7 +134,8 @@ class Verdict:
 
     def sentence(self) -> str:
         where = f"{self.estimate}" if self.estimate is not None else "no estimate"
-        return f"{self.verdict.upper()}: {self.claim.statement} — a − b = {where} ({self.reason})."
+        control = f" Positive control ({self.check.control.what or 'vs its floor'}): {'passed' if self.check.passed else 'failed'}." if self.check else ""
+        return f"{self.verdict.upper()}: {self.claim.statement} — a − b = {where}, smallest effect of interest ±{self.claim.margin:g} ({self.reason}).{control}"
 
 
 def check_control(claim: Claim, records: list, rows_of: Callable, n_resamples: int = 1000, seed: int = 0) -> ControlCheck | None:
@@ -162,21 +163,16 @@ def check_control(claim: Claim, records: list, rows_of: Callable, n_resamples: i
 
 def judge(claim: Claim, records: Iterable, rows_of: Callable, n_resamples: int = 1000, seed: int = 0) -> Verdict:
     """Apply ``claim``'s pre-registered rule to the records of a run."""
-    from spatialprobe.results.stats import paired_difference
-
     records = list(records)
     a = [r for r in records if matches(r, claim.a)]
     b = [r for r in records if matches(r, claim.b)]
     if not a or not b:
         raise ValueError(f"claim {claim.statement!r}: no records match {'a' if not a else 'b'} — the plan produces none like it")
     check = check_control(claim, records, rows_of, n_resamples, seed)
-    sa, sb = item_scores(a, rows_of, claim.metric), item_scores(b, rows_of, claim.metric)
-    keys = sorted(set(sa) & set(sb))
-    if len({sa[k][0] for k in keys}) < 2:
+    est, n_items = pooled_difference(a, b, rows_of, claim.metric, n_resamples=n_resamples, seed=seed)
+    if est is None:
         return Verdict(claim, "inconclusive", None, (len(a), len(b)), f"fewer than two test scenes scored on {claim.metric}", check)
-    clusters = np.array([sa[k][0] for k in keys])
-    est = paired_difference(np.array([sa[k][1] for k in keys]), np.array([sb[k][1] for k in keys]), clusters, n_resamples=n_resamples, seed=seed)
-    counts = f"{len(keys)} items, {len(a)}+{len(b)} records"
+    counts = f"{n_items} items, {len(a)}+{len(b)} records"
     if check is not None and not check.passed:
         return Verdict(claim, "undecidable", est, (len(a), len(b)), f"positive control failed: {check.reason}; {counts}", check)
     sign, m = (1.0 if claim.direction == "greater" else -1.0), claim.margin

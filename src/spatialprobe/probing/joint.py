@@ -45,13 +45,14 @@ def _fresh_like(connector: nn.Module, cfg, seed: int) -> nn.Module:
         return type(connector)(adapted)
 
 
-def lab_model(spec: str):
-    """The toy model behind a ``toy:<preset or dir>`` spec (the joint protocol trains its connector)."""
+def lab_model(spec: str, adapter=None):
+    """The toy model behind a ``toy:<preset or dir>`` spec (the joint protocol trains a copy of its
+    connector); ``adapter``: the already loaded model of that spec."""
     from spatialprobe.models import load_model, parse_spec
 
     if parse_spec(spec)[0] != "toy":
         raise ProbingError(f"the joint protocol trains a lab connector: it needs a toy:<dir> model, got {spec!r}")
-    return load_model(spec).model
+    return (adapter or load_model(spec)).model
 
 
 @dataclass

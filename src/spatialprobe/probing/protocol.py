@@ -231,7 +231,7 @@ class Runner:
         conditions, recipe = joint_plan(cfg, task)
         features, _ = self._text(items)
         test = items.of("test")
-        model = joint.lab_model(cfg.model)
+        model = joint.lab_model(cfg.model, self.adapter)
         for probe_name in cfg.probes:
             probe_cls = PROBES.get(probe_name)
             if not probe_cls.joint_trainable:

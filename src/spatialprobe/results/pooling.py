@@ -39,3 +39,17 @@ def pooled(records, rows_of: Callable, metric: str, *, group: tuple[str, str] | 
 def groups_of(records, rows_of: Callable, name: str) -> list[str]:
     """The values of breakdown group ``name`` among the records' items, sorted."""
     return sorted({str(row["groups"][name]) for r in records for row in rows_of(r) if name in (row.get("groups") or {})})
+
+
+def pooled_difference(a, b, rows_of: Callable, metric: str, *, n_resamples: int = 1000, seed: int = 0):
+    """a − b on the items both scored (each item seed-averaged per side), paired over test scenes;
+    (estimate or None with fewer than two scenes, number of items)."""
+    from spatialprobe.results.stats import paired_difference
+
+    sa, sb = item_scores(a, rows_of, metric), item_scores(b, rows_of, metric)
+    keys = sorted(set(sa) & set(sb))
+    if len({sa[k][0] for k in keys}) < 2:
+        return None, len(keys)
+    clusters = np.array([sa[k][0] for k in keys])
+    est = paired_difference(np.array([sa[k][1] for k in keys]), np.array([sb[k][1] for k in keys]), clusters, n_resamples=n_resamples, seed=seed)
+    return est, len(keys)

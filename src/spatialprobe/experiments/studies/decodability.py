@@ -30,16 +30,23 @@ def encoder(model: str) -> str:
 
 
 def section(results, options: dict, scenes) -> list:
-    from spatialprobe.report import Table, Text, fmt
+    from spatialprobe.report import Details, Table, Text, fmt
+    from spatialprobe.results.pooling import groups_of
 
-    rows = []
+    grouped, per_seed = {}, []
     for r in sorted(results.of("decodability", control="none"), key=lambda r: (r.model, r.condition.get("options", {}).get("attribute", ""), r.site)):
         attribute = r.condition.get("options", {}).get("attribute", "category")
-        by_size = " · ".join(f"{k.split('=')[1].rstrip(']')} {fmt(v)}" for k, v in r.metrics.items() if "[size=" in k)
-        rows.append([encoder(r.model), attribute, r.site, fmt(r.metrics["accuracy"]), by_size, f"lab {results.lab_seed(r)}"])
+        grouped.setdefault((encoder(r.model), attribute, r.site), []).append(r)
+        per_seed.append([encoder(r.model), attribute, r.site, fmt(r.metrics["accuracy"]), results.seeds(r)])
+    rows = []
+    for (enc, attribute, site), records in grouped.items():
+        sizes = groups_of(records, results.rows, "size")
+        by_size = " · ".join(f"{v} {fmt(results.pooled(records, 'accuracy', group=('size', v)))}" for v in sizes)
+        rows.append([enc, attribute, site, fmt(results.pooled(records, "accuracy")), by_size, str(len(records))])
     return [Text("A ridge probe reads each object's category (shape) and colour from the mean of its own patch tokens: the encoder's side of "
-                 "every positive control. The random encoder is the floor; chance is 1/6 for shape and 1/8 for colour."),
-            Table(["encoder", "attribute", "site", "accuracy [95% CI]", "by object size", "seed"], rows)]
+                 "every positive control. The random encoder is the floor; chance is 1/6 for shape and 1/8 for colour. Seeds pooled."),
+            Table(["encoder", "attribute", "site", "accuracy [95% CI]", "by object size", "seeds"], rows),
+            Details("Per seed", [Table(["encoder", "attribute", "site", "accuracy [95% CI]", "seeds"], per_seed)])]
 
 
 STUDIES.register("decodability", Study("decodability", "Positive control: what each encoder's object tokens carry", steps, section))

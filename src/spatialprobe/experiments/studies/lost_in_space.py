@@ -28,7 +28,9 @@ def joint_of(options: dict, task: str) -> dict:
 
 
 def steps(ctx, options: dict, study: str = "lost_in_space") -> list:
-    """Per lab seed, model and task: the joint protocol (the configured conditions), read at the visual prompt."""
+    """Per lab seed, model and task: the joint protocol (the configured conditions), read at the visual
+    prompt; and the frozen probe on each ``references`` model (a connector that keeps location, e.g.
+    the linear one: its output should read as well as the upper reference) for ``reference_tasks``."""
     return [
         probe_step(ctx, f"{study}/{task}", model, seed, sites=["connector.in", "connector.out"], tasks=[task], pools=["all"],
                    probes=[probe_of(options, task)], protocols=["joint"], joint=joint_of(options, task), neural=options.get("neural", {}),
@@ -36,6 +38,12 @@ def steps(ctx, options: dict, study: str = "lost_in_space") -> list:
         for seed in ctx.plan.lab_seeds
         for model in options["models"]
         for task in options.get("tasks", TASKS)
+    ] + [
+        probe_step(ctx, f"{study}/{task}", model, seed, sites=["connector.out"], tasks=[task], pools=["all"], probes=[probe_of(options, task)],
+                   neural=options.get("neural", {}), text=options.get("text", "minilm"))
+        for seed in ctx.plan.lab_seeds
+        for model in options.get("references", [])
+        for task in options.get("reference_tasks", ["referring_box"])
     ]
 
 
@@ -48,8 +56,9 @@ def _groups(results, study: str, models: list[str]) -> dict:
     out = {}
     for model in models:
         for r in results.of(study, model=f"lab:{model}"):
-            if r.condition["control"] != "joint − frozen":
-                out.setdefault((model, r.task, r.condition["control"]), []).append(r)
+            condition = r.condition["control"]
+            if condition != "joint − frozen":  # a reference connector's plain frozen probe reads as "frozen"
+                out.setdefault((model, r.task, "frozen" if condition == "none" else condition), []).append(r)
     return dict(sorted(out.items(), key=lambda kv: (kv[0][0], kv[0][1], ORDER.index(kv[0][2]))))
 
 
@@ -115,7 +124,8 @@ def _bars(results, study: str, models: list[str]):
         if model not in models or r.condition["control"] == "joint − frozen" or (results.lab_seed(r), r.seed) != first:
             continue
         metric = headline(r)
-        panels.setdefault(f"{r.task} ({metric})", {}).setdefault(model, {}).setdefault(r.condition["control"], r.metrics[metric])
+        condition = "frozen" if r.condition["control"] == "none" else r.condition["control"]
+        panels.setdefault(f"{r.task} ({metric})", {}).setdefault(model, {}).setdefault(condition, r.metrics[metric])
     for series in panels.values():
         for model, values in series.items():
             series[model] = {c: values[c] for c in ORDER if c in values}
@@ -146,10 +156,9 @@ def _examples(results, study: str, model: str, scenes):
 
 
 def section(results, options: dict, scenes, study: str = "lost_in_space") -> list:
-    from spatialprobe.report import Text
+    from spatialprobe.report import Details, Text
 
-    models = options["models"]
-    from spatialprobe.report import Details
+    models = options["models"] + options.get("references", [])
 
     blocks = [Text("Every condition trains the same probe head on the same items with the same recipe — a fixed budget of epochs, "
                    "the best epoch on probe_val kept — and differs only in what learns and what the probe reads (see docs/probing.md). "
@@ -163,4 +172,5 @@ def section(results, options: dict, scenes, study: str = "lost_in_space") -> lis
     return blocks + ([example] if example else [])
 
 
-STUDIES.register("lost_in_space", Study("lost_in_space", "Lost in Space: frozen vs joint", steps, section))
+STUDIES.register("lost_in_space", Study("lost_in_space", "Lost in Space: frozen vs joint", steps, section,
+                                        models=lambda o: list(o.get("models", [])) + list(o.get("references", []))))

@@ -52,14 +52,29 @@ def _overlays(results, model: str, scenes):
 def section(results, options: dict, scenes) -> list:
     from spatialprobe.report import Table, Text, fmt
 
-    rows = []
+    from spatialprobe.report import Details
+    from spatialprobe.results.pooling import pooled_difference
+
+    rows, per_seed = [], []
     for model in options["models"]:
-        for r in sorted(results.of("pixel", model=f"lab:{model}"), key=lambda r: (r.task, r.condition["control"] != "none", results.lab_seed(r))):
-            rows.append([model, r.task, r.condition["control"], str(results.lab_seed(r))] + [f"{m} {fmt(r.metrics[m])}" for m in METRICS.get(r.task, []) if m in r.metrics])
+        by = {}
+        for r in results.of("pixel", model=f"lab:{model}"):
+            by.setdefault((r.task, r.condition["control"]), []).append(r)
+            per_seed.append([model, r.task, r.condition["control"], str(results.lab_seed(r))] + [f"{m} {fmt(r.metrics[m])}" for m in METRICS.get(r.task, []) if m in r.metrics])
+        for task in sorted({t for t, _ in by}):
+            baseline = next((c for t, c in by if t == task and c not in ("none", "head − baseline")), None)
+            for control in ("none", baseline):
+                if control is not None:
+                    rows.append([model, task, control, str(len(by[(task, control)]))] + [f"{m} {fmt(results.pooled(by[(task, control)], m))}" for m in METRICS.get(task, [])])
+            if baseline is not None and (task, "none") in by:
+                rows.append([model, task, "head − baseline", ""] + [f"{m} {fmt(pooled_difference(by[(task, 'none')], by[(task, baseline)], results.rows, m)[0])}"
+                                                                  for m in METRICS.get(task, [])])
     blocks = [Text("A location head (MLP) on the frozen LM's hidden states, everything else frozen: (a) each grounded caption word's box, "
                    "(b) the referent's box read at `<eos>` of `where is <expression>`, (c) captions conditioned on a box prompt. "
-                   "Baselines know no image: the word's mean training box, the mean referent box, the whole-image caption."),
-              Table(["model", "task", "condition", "lab seed", "metrics [95% CI]", "", ""], [r + [""] * (7 - len(r)) for r in rows])]
+                   "Baselines know no image: the word's mean training box, the mean referent box, the whole-image caption. The head on the "
+                   "linear connector (which keeps location) is the head's positive control. Seeds pooled; head − baseline paired."),
+              Table(["model", "task", "condition", "seeds", "metrics [95% CI]", "", ""], [r + [""] * (7 - len(r)) for r in rows]),
+              Details("Per lab seed", [Table(["model", "task", "condition", "lab seed", "metrics [95% CI]", "", ""], [r + [""] * (7 - len(r)) for r in per_seed])])]
     overlay = _overlays(results, options["models"][-1], scenes)
     return blocks + ([overlay] if overlay else [])
 
