@@ -12,6 +12,7 @@ same plan once more in a new run folder on the warm caches.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -35,6 +36,17 @@ def one_run(tmp: str, scale: str, workers: int | None, threads: int | None) -> t
     return total, json.loads((run / "timings.json").read_text())
 
 
+@contextlib.contextmanager
+def workdir(keep: Path | None, name: str):
+    """A temporary folder, or ``keep/name`` (which must not exist yet) when the runs are to be kept."""
+    if keep is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield tmp
+        return
+    (keep / name).mkdir(parents=True)
+    yield str(keep / name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", nargs="+", default=["quick"], help="quick, default, full")
@@ -43,12 +55,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the measurements here")
+    parser.add_argument("--keep", type=Path, default=None, help="keep each run's caches and run folder under this (new) folder")
     args = parser.parse_args()
     out = {}
     for scale in args.scales:
         runs, cached = [], None
-        for _ in range(args.repeats):
-            with tempfile.TemporaryDirectory() as tmp:
+        for repeat in range(args.repeats):
+            with workdir(args.keep, f"{scale}-{repeat}") as tmp:
                 runs.append(one_run(tmp, scale, args.workers, args.threads))
                 if args.cached and cached is None:
                     cached = one_run(tmp, scale, args.workers, args.threads)[0]

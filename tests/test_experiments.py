@@ -145,7 +145,7 @@ def test_an_interrupted_demo_continues_where_it_stopped(quick_run):
     for step in finished:  # finished steps were not redone
         assert json.loads((step / "done.json").read_text())["seconds"] > 0
     assert not list(first.rglob("*.partial"))
-    assert len(list((first / "steps").rglob("done.json"))) == 18
+    assert len(list((first / "steps").rglob("done.json"))) == 17
 
 
 def test_the_quick_report_has_every_section_and_ci(quick_run):
@@ -213,3 +213,62 @@ def test_a_report_can_be_written_again_from_the_run_folder(quick_run):
     claims = (run / "claims.json").read_text()
     assert main(["report", str(run)]) == 0
     assert (run / "claims.json").read_text() == claims
+
+
+def test_per_task_joint_conditions_and_probes():
+    from spatialprobe.experiments.studies.lost_in_space import joint_of, probe_of
+
+    options = {"joint": {"epochs": 3, "conditions": {"relation": ["frozen", "blind"]}}, "probes": {"region_cell": "mlp"}}
+    assert joint_of(options, "relation") == {"epochs": 3, "conditions": ["frozen", "blind"]}
+    assert joint_of(options, "referring_box") == {"epochs": 3}  # the protocol's own default conditions
+    assert joint_of({"joint": {"conditions": ["frozen"]}}, "relation") == {"conditions": ["frozen"]}
+    assert [probe_of(options, t) for t in ("region_cell", "relation", "referring_box")] == ["mlp", "relational", "attention_pool"]
+
+
+def test_parallel_workers_give_the_same_numbers_as_one_process(quick_run, tmp_path, monkeypatch):
+    """Lab stages and steps on two worker processes: every record and verdict equals the sequential run's."""
+    from spatialprobe.cli.main import main
+
+    _, sequential, _ = quick_run
+    for var, sub in (("SPATIALPROBE_CACHE", "cache"), ("SPATIALPROBE_LAB", "lab"), ("SPATIALPROBE_STORE", "store")):
+        monkeypatch.setenv(var, str(tmp_path / sub))  # empty caches: the lab is trained on the workers too
+    assert main(["demo", "--quick", "--runs", str(tmp_path / "runs"), "--quiet", "--workers", "2"]) == 0
+    (parallel,) = list((tmp_path / "runs").iterdir())
+
+    def numbers(run):
+        records = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+        return sorted((json.dumps([r["task"], r["model"], r["site"], r["probe"], r["condition"], r["seed"]]), json.dumps(r["metrics"], sort_keys=True)) for r in records)
+
+    assert numbers(parallel) == numbers(sequential)
+    drop = lambda claims: [{k: v for k, v in c.items() if k != "seconds"} for c in claims]  # noqa: E731
+    assert drop(json.loads((parallel / "claims.json").read_text())) == drop(json.loads((sequential / "claims.json").read_text()))
+
+
+def test_a_new_run_of_an_unchanged_plan_reuses_every_step_and_changed_code_does_not(quick_run, monkeypatch):
+    import torch
+
+    import spatialprobe.results.origin as origin
+    from spatialprobe.cli.main import main
+    from spatialprobe.experiments.runner import step_key
+    from spatialprobe.experiments.studies._base import Step
+    from spatialprobe.experiments.studies.pixel import locate
+
+    root, first, _ = quick_run
+    assert main(["demo", "--quick", "--runs", str(root / "again"), "--quiet", "--workers", "1", "--fresh"]) == 0
+    (again,) = list((root / "again").iterdir())
+    done = [json.loads(p.read_text()) for p in (again / "steps").rglob("done.json")]
+    assert len(done) == 17 and all(d["seconds"] == 0.0 and d["computed_seconds"] > 0 for d in done)
+    assert (again / "claims.json").read_text() == (first / "claims.json").read_text()
+    assert (again / "results.jsonl").read_text() == (first / "results.jsonl").read_text()
+
+    step = Step("pixel/m/lab0", locate, {"checkpoint": "/lab/model-abc", "epochs": 3})
+    key = step_key(step)
+    assert step_key(Step("pixel/m/lab0", locate, {"checkpoint": "/lab/model-abc", "epochs": 4})) != key
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads + 1)
+        assert step_key(step) != key  # another thread count computes other bits
+    finally:
+        torch.set_num_threads(threads)
+    monkeypatch.setattr(origin, "source_fingerprint", lambda: "edited")
+    assert step_key(step) != key

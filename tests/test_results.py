@@ -60,3 +60,25 @@ def test_collect_reports_a_broken_record(tmp_path, capsys):
     (tmp_path / "bad.json").write_text(json.dumps({"task": "x"}))
     assert main(["results", "collect", str(tmp_path)]) == 2
     assert "bad.json: not a results record" in capsys.readouterr().err
+
+
+def test_pooled_tables_average_seeds_per_item_and_pair_over_scenes():
+    from spatialprobe.results.pooling import groups_of, item_scores, pooled, pooled_difference
+
+    def rows_of(record):
+        return record
+
+    def seed(values, kind="attribute"):  # one record: item i of scene i // 2
+        return [{"scene": f"s{i // 2}", "item": f"e{i}", "scores": {"acc": v}, "groups": {"kind": kind if i % 2 else "relational"}} for i, v in enumerate(values)]
+
+    a = [seed([1, 0, 1, 1]), seed([0, 0, 1, 1])]
+    b = [seed([0, 0, 0, float("nan")])]
+    assert item_scores(a, rows_of, "acc")[("s0", "e0")] == ("s0", 0.5)
+    assert item_scores(a, rows_of, "acc", ("kind", "attribute")).keys() == {("s0", "e1"), ("s1", "e3")}
+    assert groups_of(a, rows_of, "kind") == ["attribute", "relational"]
+    assert pooled(a, rows_of, "acc").value == pytest.approx((0.5 + 0 + 1 + 1) / 4)
+    assert pooled(a[:1], rows_of, "acc", group=("kind", "attribute")).value == pytest.approx(0.5)
+    diff, n = pooled_difference(a, b, rows_of, "acc")
+    assert n == 3 and diff.value == pytest.approx((0.5 + 0 + 1) / 3 - 0)  # the item b did not score is left out of both sides
+    assert pooled_difference(a, [seed([1])], rows_of, "acc") == (None, 1)  # one scene cannot be resampled
+    assert pooled([seed([1, 1])], rows_of, "acc") is None

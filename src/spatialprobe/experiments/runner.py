@@ -5,6 +5,10 @@
 - A run folder is ``<runs>/<name>-<timestamp>/``. Each step writes into ``steps/<id>.partial`` and
   is renamed to ``steps/<id>`` when it finishes; running the same plan (same fingerprint and scale)
   again continues the latest unfinished folder, skipping finished steps.
+- A finished step is also kept under ``$SPATIALPROBE_CACHE/steps/<key>``, the key hashing the step's
+  function and arguments (which name content-keyed scenes and lab checkpoints), the spatialprobe
+  source, package versions and the torch thread count: a new run of an unchanged plan copies it
+  instead of recomputing (``done.json`` says so). Delete that folder to recompute everything.
 """
 
 from __future__ import annotations
@@ -89,16 +93,43 @@ def run_directory(plan: Plan, runs: str | Path, resume: bool = True) -> tuple[Pa
     return directory, False
 
 
+def step_key(step) -> str:
+    """What a step's results depend on beyond its content-keyed inputs (see the module docstring)."""
+    import torch
+
+    from spatialprobe.features.key import content_key
+    from spatialprobe.results.origin import package_versions, source_fingerprint
+
+    return content_key({"step": step.id, "fn": f"{step.fn.__module__}.{step.fn.__qualname__}", "kwargs": step.kwargs,
+                        "source": source_fingerprint(), "packages": package_versions(), "threads": torch.get_num_threads()})
+
+
 def _run_step(step, final: str) -> float:
-    """Run one step into ``<final>.partial``, then rename it to ``final``; its seconds."""
+    """Copy the step's cached result into ``final``, or run it into ``<final>.partial`` and rename it
+    (then cache a copy); its seconds (0 when copied)."""
     final = Path(final)
     partial = final.with_name(final.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
+    key = step_key(step)
+    cached = cache_root() / "steps" / key
+    if (cached / "done.json").exists():
+        shutil.copytree(cached, partial)
+        done = json.loads((partial / "done.json").read_text())
+        (partial / "done.json").write_text(json.dumps({"seconds": 0.0, "computed_seconds": done["seconds"], "reused": key}) + "\n")
+        partial.rename(final)
+        return 0.0
     partial.mkdir(parents=True)
     start = time.perf_counter()
     step.run(partial)
     seconds = time.perf_counter() - start
-    (partial / "done.json").write_text(json.dumps({"seconds": seconds}) + "\n")
+    (partial / "done.json").write_text(json.dumps({"seconds": seconds, "key": key}) + "\n")
+    tmp = cached.with_name(f".{key}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(partial, tmp)
+    try:
+        tmp.rename(cached)
+    except OSError:  # another run cached the same step meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
     partial.rename(final)
     return seconds
 
@@ -124,7 +155,7 @@ def run_steps(ctx: RunContext, say=print, workers: int | None = None, threads: i
     def done(job, seconds):
         ctx.timings[job.name] = seconds
         finished.append(job.name)
-        say(f"[{len(finished)}/{len(todo)}] {job.name}: {seconds:.0f} s")
+        say(f"[{len(finished)}/{len(todo)}] {job.name}: " + (f"{seconds:.0f} s" if seconds else "cached"))
 
     if todo:
         say(f"{len(todo)} steps on {min(len(todo), workers or default_workers())} worker(s)")

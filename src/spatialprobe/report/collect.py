@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HEADLINE = {"referring_box": "ACC@0.5", "region_cell": "accuracy", "relation": "accuracy", "object_identity": "accuracy",
@@ -29,6 +29,8 @@ class RunResults:
     """record id → the `ResultStore` holding it."""
     step_of: dict
     """record id → the id of the step that wrote it (``study/…/lab<seed>``)."""
+    _rows: dict = field(default_factory=dict, repr=False)
+    """record id → its parsed predictions: every table of a report reads them, each file is parsed once."""
 
     @classmethod
     def load(cls, directory: str | Path) -> RunResults:
@@ -48,7 +50,9 @@ class RunResults:
         return cls(records, stores, step_of)
 
     def rows(self, record) -> list[dict]:
-        return self.stores[record.id].predictions(record)
+        if record.id not in self._rows:
+            self._rows[record.id] = self.stores[record.id].predictions(record)
+        return self._rows[record.id]
 
     def pooled(self, records, metric: str, group: tuple[str, str] | None = None, n_resamples: int = 1000):
         """``metric`` averaged per item over ``records`` (seeds), with a CI over test scenes (`results.pooling`)."""

@@ -43,6 +43,19 @@ def git_revision() -> str:
     return sha + ("+dirty" if dirty else "")
 
 
+def source_fingerprint() -> str:
+    """sha256 over every module of the installed spatialprobe package (paths and bytes): a cached
+    result is reused only by the code that computed it."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".yaml", ".json"):
+            h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 def thread_count() -> int:
     torch = sys.modules.get("torch")
     if torch is not None:

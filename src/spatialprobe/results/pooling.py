@@ -21,9 +21,9 @@ def item_scores(records, rows_of: Callable, metric: str, group: tuple[str, str] 
             if group is not None and str((row.get("groups") or {}).get(group[0])) != group[1]:
                 continue
             value = (row.get("scores") or {}).get(metric)
-            if value is not None and not np.isnan(value):
+            if value is not None and value == value:  # NaN marks an item the metric does not score
                 sums[(row["scene"], row["item"])].append(value)
-    return {key: (key[0], float(np.mean(v))) for key, v in sums.items()}
+    return {key: (key[0], sum(v) / len(v)) for key, v in sums.items()}
 
 
 def pooled(records, rows_of: Callable, metric: str, *, group: tuple[str, str] | None = None, n_resamples: int = 1000, seed: int = 0):
