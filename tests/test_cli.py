@@ -58,3 +58,52 @@ def test_models_ls_and_sites(capsys):
     assert "connector.attn     8 × 65           8 queries → cls + 8×8 patches" in out
     assert main(["models", "sites", "hf:nobody/nothing"]) == 2
     assert "Download it first" in capsys.readouterr().err
+
+
+def _wait_for(predicate, seconds: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path):
+    """SIGTERM during `scenes synth`: exit 143, no hidden temp folder, no worker tracebacks; it can run again."""
+    import signal
+
+    out = tmp_path / "scenes"
+    proc = subprocess.Popen([sys.executable, "-m", "spatialprobe.cli.main", "scenes", "synth", "--out", str(out), "--n", "100000", "--workers", "2", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: any(p.name.startswith(".scenes.tmp-") and any(p.rglob("*.png")) for p in tmp_path.iterdir()))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err and "BrokenPipe" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_workers_of_a_killed_parent_exit(tmp_path):
+    """A parent killed outright (SIGKILL, OOM) leaves no worker training on."""
+    import os
+    import signal
+
+    script = ("import time\nfrom spatialprobe.workers import Job, run\n"
+              f"pids = {str(tmp_path / 'pids')!r}\n"
+              "def job(i):\n    import os, time\n    open(pids, 'a').write(f'{os.getpid()}\\n')\n    time.sleep(300)\n"
+              "if __name__ == '__main__':\n    import __main__\n    run([Job(__main__.job, {'i': i}) for i in range(2)], workers=2)\n")
+    (tmp_path / "parent.py").write_text(script)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "parent.py")], cwd=tmp_path)
+    _wait_for(lambda: (tmp_path / "pids").exists() and len((tmp_path / "pids").read_text().split()) == 2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    children = [int(p) for p in (tmp_path / "pids").read_text().split()]
+
+    def gone(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return open(f"/proc/{pid}/stat").read().split()[2] == "Z"  # a zombie has exited
+
+    _wait_for(lambda: all(gone(pid) for pid in children), seconds=15)

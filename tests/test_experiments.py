@@ -134,7 +134,12 @@ def quick_run(tmp_path_factory):
     finished = sorted(p.parent for p in (first / "steps").rglob("done.json"))
     assert {p.relative_to(first / "steps").parts[0] for p in finished} == {"decodability", "lost_in_space", "fix"}  # the steps before it
     assert not (first / "report.md").exists()
+    assert main(["report", str(first)]) == 0  # a report of the unfinished run says so, and does not mark it finished
+    partial = (first / "report.md").read_text()
+    assert "PARTIAL REPORT" in partial and "`limber/lab0`" in partial and "not evaluated (its steps have not finished)" in partial
+    assert not (first / "finished.json").exists()
     assert main(["demo", "--quick", "--runs", str(root / "runs"), "--quiet", "--workers", "1"]) == 0
+    assert "PARTIAL" not in (first / "report.md").read_text() and (first / "finished.json").exists()
     yield root, first, finished  # the caches stay redirected while the module's tests run
     mp.undo()
 

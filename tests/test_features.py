@@ -224,9 +224,52 @@ def test_a_pool_that_needs_masks_the_data_lacks_is_refused(model, tmp_path):
     with DatasetWriter(out) as w:
         for scene in SceneDataset(src):
             objs = tuple(SceneObject(o.id, o.box, o.category, o.attributes, None) for o in scene.objects)
-            w.add(scene.__class__(**{**scene.__dict__, "objects": objs, "instances": None, "image": str(src / scene.image)}))
-        w.finish({"source": "hand"})
+            w.add(scene.__class__(**{**scene.__dict__, "objects": objs, "instances": None}))
+        w.finish({"source": "hand", "image_root": str(src)})  # the images stay where they are
     r = extract(model, SceneDataset(out), ["vision.layer.1"], root=tmp_path / "st", progress=False)
     with pytest.raises(PoolError, match="has no mask: this pool needs masks"):
         pool(FeatureStore(r.directory), "vision.layer.1", "object_mean")
     assert pool(FeatureStore(r.directory), "vision.layer.1", "random_patch").shape[0] > 0
+
+
+def test_the_store_key_covers_the_pixels(data, model, tmp_path):
+    """An edited image (same annotations) gets its own store: features are never reused across pixels."""
+    from PIL import Image
+
+    from spatialprobe.features.key import dataset_fingerprint
+
+    copy = tmp_path / "copy"
+    shutil.copytree(data.root, copy)
+    scene = data.scenes()[3]
+    image = np.asarray(Image.open(copy / scene.image)).copy()
+    image[:16, :16] = 255 - image[:16, :16]  # same size, same records: only pixels differ
+    Image.fromarray(image).save(copy / scene.image)
+    edited = extract(model, SceneDataset(copy), ["vision.layer.1"], root=tmp_path / "stores", shard_size=32, batch_size=16, progress=False)
+    original = extract(model, data, ["vision.layer.1"], root=tmp_path / "stores", shard_size=32, batch_size=16, progress=False)
+    assert edited.directory != original.directory
+    a, b = (FeatureStore(r.directory).take("vision.layer.1", np.array([3])) for r in (edited, original))
+    assert np.abs(a - b).max() > 0.1
+    before = dataset_fingerprint(copy)
+    (copy / scene.instances).write_bytes((data.root / data.scenes()[4].instances).read_bytes())  # an instance map changes
+    assert dataset_fingerprint(copy) != before
+
+
+def test_file_hashes_are_reread_only_when_a_file_changes(data, tmp_path, monkeypatch):
+    import spatialprobe.scenes.files as files
+
+    monkeypatch.setenv("SPATIALPROBE_CACHE", str(tmp_path / "cache"))
+    copy = tmp_path / "copy"
+    shutil.copytree(data.root, copy)
+    paths = sorted(s.image for s in data.scenes()[:10])
+    first = files.file_hashes(copy, paths)
+    reads = []
+    real = files.sha256_file
+    monkeypatch.setattr(files, "sha256_file", lambda p: reads.append(Path(p).name) or real(p))
+    assert files.file_hashes(copy, paths) == first and reads == []  # nothing changed: nothing read
+    target = copy / paths[0]
+    target.write_bytes(target.read_bytes() + b"\0")
+    second = files.file_hashes(copy, paths)
+    assert reads == [Path(paths[0]).name] and second[paths[0]] != first[paths[0]]
+    assert {k: v for k, v in second.items() if k != paths[0]} == {k: v for k, v in first.items() if k != paths[0]}
+    files._index_path(copy.resolve()).write_text("{garbage")  # a damaged index costs a re-read, never a wrong hash
+    assert files.file_hashes(copy, paths) == second

@@ -43,8 +43,8 @@ def hand(tmp_path_factory):
     out = root / "ds"
     with DatasetWriter(out) as w:
         for i, split in enumerate(["probe_train", "probe_val", "test", "test"]):
-            w.add(_hand_scene(i, split, str(root / "img.png")))
-        w.finish({"source": "hand"})
+            w.add(_hand_scene(i, split, "img.png"))
+        w.finish({"source": "hand", "image_root": ".."})  # one shared image beside the dataset
     data = SceneDataset(out)
     store = FeatureStore(extract(load_model("toy:tiny-qformer"), data, ["vision.layer.1", "connector.out"], root=root / "st", progress=False).directory)
     return data, store
@@ -299,3 +299,31 @@ def test_neural_probes_run_through_the_protocol(tmp_path):
     for r in records:
         chosen = r.config["chosen"]
         assert chosen["box"] is True and chosen["curve"] and chosen["trained_parameters"] > 0
+
+
+def test_an_existing_output_is_refused_and_force_replaces_it_only_when_complete(tmp_path, monkeypatch):
+    from spatialprobe.probing import protocol
+
+    data = build(SyntheticConfig(n=120, seed=7), tmp_path / "scenes", workers=1, progress=False)
+    config = {"model": "toy:tiny-qformer", "data": str(data), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"), "sites": ["connector.out"],
+              "tasks": ["region_cell"], "probes": ["ridge"], "controls": [], "bootstrap": 100, "min_train": 10}
+    run(config, progress=False)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run" / "results").iterdir()}
+    with pytest.raises(ProbingError, match="already exists; choose another out"):
+        run({**config, "seeds": [1]}, progress=False)
+
+    def crash(self):
+        raise RuntimeError("killed mid-run")
+
+    monkeypatch.setattr(protocol.Runner, "run", crash)
+    with pytest.raises(RuntimeError):
+        run({**config, "seeds": [1]}, progress=False, force=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run" / "results").iterdir()} == before  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "scenes", "st"]  # no half-written sibling left
+    monkeypatch.undo()
+    records = run({**config, "seeds": [1]}, progress=False, force=True)
+    assert {r.seed for r in records} == {1} and len(list((tmp_path / "run" / "results").glob("*.json"))) == len(records)  # one config per folder
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("keep")
+    with pytest.raises(ProbingError, match="is not a probe output"):
+        run({**config, "out": str(tmp_path / "notes")}, progress=False, force=True)

@@ -82,3 +82,19 @@ def test_pooled_tables_average_seeds_per_item_and_pair_over_scenes():
     assert n == 3 and diff.value == pytest.approx((0.5 + 0 + 1) / 3 - 0)  # the item b did not score is left out of both sides
     assert pooled_difference(a, [seed([1])], rows_of, "acc") == (None, 1)  # one scene cannot be resampled
     assert pooled([seed([1, 1])], rows_of, "acc") is None
+
+
+def test_collect_takes_probe_outputs_and_run_folders_and_never_overwrites(tmp_path, capsys):
+    ResultStore(tmp_path / "probe" / "results").write(_record(seed=0))
+    for step in ("a/lab0", "b/lab0"):
+        ResultStore(tmp_path / "run" / "steps" / step / "results").write(_record(seed=1))
+    ResultStore(tmp_path / "run" / "steps" / "c/lab0.partial" / "results").write(_record(seed=2))  # unfinished: not collected
+    assert main(["results", "collect", str(tmp_path / "probe")]) == 0
+    assert len((tmp_path / "probe" / "summary.csv").read_text().splitlines()) == 2
+    assert main(["results", "collect", str(tmp_path / "run")]) == 0
+    assert "2 results folder(s)" in capsys.readouterr().out
+    before = (tmp_path / "run" / "summary.csv").read_text()
+    assert main(["results", "collect", str(tmp_path / "run")]) == 2
+    assert "pass --force" in capsys.readouterr().err and (tmp_path / "run" / "summary.csv").read_text() == before
+    assert main(["results", "collect", str(tmp_path / "run"), "--force"]) == 0
+    assert main(["results", "collect", str(tmp_path / "empty")]) == 2

@@ -39,10 +39,23 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 shrunk later, and two workers whose pools each spin on both cores run at half speed."""
 
 
-def _init(threads: int) -> None:
+def _init(threads: int, parent: int) -> None:
+    import signal
+    import threading
+    import time
+
     import torch
 
     torch.set_num_threads(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the pool
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def orphaned() -> None:  # a parent killed outright (SIGKILL) must not leave workers training for minutes
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=orphaned, daemon=True).start()
 
 
 def run(jobs: Iterable[Job], workers: int | None = None, threads: int = 1, done: Callable[[Job, object], None] | None = None) -> list:
@@ -62,7 +75,7 @@ def run(jobs: Iterable[Job], workers: int | None = None, threads: int = 1, done:
 
     saved = {k: os.environ.get(k) for k in THREAD_VARS}
     os.environ.update({k: str(threads) for k in THREAD_VARS})  # inherited by the spawned workers
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"), initializer=_init, initargs=(threads,))
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"), initializer=_init, initargs=(threads, os.getpid()))
     try:
         futures = {pool.submit(job.fn, **job.kwargs): i for i, job in enumerate(jobs)}
         results: dict[int, object] = {}
@@ -75,6 +88,10 @@ def run(jobs: Iterable[Job], workers: int | None = None, threads: int = 1, done:
                 if done is not None:
                     done(jobs[i], results[i])
         return [results[i] for i in range(len(jobs))]
+    except BaseException:  # a failed job, Ctrl-C or SIGTERM: stop the running jobs too, not only the queued ones
+        for process in list((pool._processes or {}).values()):
+            process.terminate()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         for k, v in saved.items():

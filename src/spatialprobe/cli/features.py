@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
+
+from spatialprobe.cli.options import positive_int
 
 
 def _shard(text: str) -> tuple[int, int]:
     try:
         i, n = (int(v) for v in text.split("/"))
     except ValueError:
-        raise ValueError(f"--shard {text!r}: expected i/n, e.g. 0/4") from None
+        raise argparse.ArgumentTypeError(f"expected i/n, e.g. 0/4, got {text!r}") from None
     return i, n
 
 
@@ -19,14 +22,14 @@ def add_parser(sub) -> None:
     ex.add_argument("--data", required=True, type=Path, help="scene dataset directory")
     ex.add_argument("--sites", required=True, nargs="+", help="site names or wildcards, e.g. 'vision.layer.*' connector.out")
     ex.add_argument("--split", default=None, help="only this split (default: all scenes)")
-    ex.add_argument("--limit", type=int, default=None, help="only the first N scenes")
-    ex.add_argument("--batch-size", type=int, default=64)
-    ex.add_argument("--shard-size", type=int, default=4096, help="scenes per shard")
+    ex.add_argument("--limit", type=positive_int, default=None, help="only the first N scenes")
+    ex.add_argument("--batch-size", type=positive_int, default=64)
+    ex.add_argument("--shard-size", type=positive_int, default=4096, help="scenes per shard")
     ex.add_argument("--shard", type=_shard, default=None, help="i/n: this process writes shards k with k %% n == i (default: torchrun's RANK/WORLD_SIZE)")
     ex.add_argument("--store", type=Path, default=None, help="store root (default $SPATIALPROBE_STORE or ~/.cache/spatialprobe/features)")
     ex.add_argument("--dtype", default="float32", help="model dtype (features are stored as float16)")
     ex.add_argument("--device", default="cpu")
-    ex.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ex.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     ex.add_argument("--trust-remote-code", action="store_true")
     ex.add_argument("--quiet", action="store_true")
     ex.set_defaults(run=_extract)

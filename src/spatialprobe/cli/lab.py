@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from spatialprobe.cli.options import positive_int
+
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("lab", help="train the in-process V&L lab and evaluate its captions")
@@ -13,7 +15,7 @@ def add_parser(sub) -> None:
                                ("locate", "PixelLLM heads on lab models (word boxes, referring at <eos>, box-conditioned captions) vs baselines", _locate)):
         p = cmds.add_parser(name, help=helptext)
         p.add_argument("config", type=Path, help="lab config (see configs/lab.yaml)")
-        p.add_argument("--threads", type=int, default=None)
+        p.add_argument("--threads", type=positive_int, default=None)
         p.add_argument("--quiet", action="store_true")
         if name != "train":
             p.add_argument("--out", type=Path, default=Path(f"runs/lab-{'captions' if name == 'eval' else 'locate'}"))

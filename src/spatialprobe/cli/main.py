@@ -50,15 +50,31 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (*errors, FileExistsError, FileNotFoundError)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: every clean-up a Ctrl-C runs (temp folders, worker pools) runs."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.run(args) or 0
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
+    except Terminated:
+        print("spatialprobe: terminated (run the same command again to continue)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("spatialprobe: interrupted", file=sys.stderr)
         return 130

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from spatialprobe.cli.options import positive_int
+
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("probe", help="run probes (tasks × sites × pools × probes × seeds) from a YAML config")
     parser.add_argument("config", type=Path, help="probing config (see docs/probing.md)")
     parser.add_argument("--out", default=None, help="override config.out")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=positive_int, default=None)
+    parser.add_argument("--force", action="store_true", help="replace an existing probe output (once the new one is complete)")
     parser.add_argument("--quiet", action="store_true")
     parser.set_defaults(run=_probe)
+
+
+def best_sites(records) -> list[str]:
+    """Per task, the site (probe, pool) with the best headline metric, plain condition (lower-is-better metrics excepted)."""
+    from spatialprobe.report import fmt, headline
+
+    best = {}
+    for r in records:
+        metric = headline(r)
+        if metric is None or r.condition.get("control", "none") != "none" or metric.endswith("L1"):
+            continue
+        if r.task not in best or r.metrics[metric].value > best[r.task][1].metrics[metric].value:
+            best[r.task] = (metric, r)
+    return [f"{task}: best at {r.site} ({r.probe}, {r.condition.get('pool', '')}) {metric} {fmt(r.metrics[metric])}" for task, (metric, r) in sorted(best.items())]
 
 
 def _probe(args) -> int:
@@ -19,14 +36,14 @@ def _probe(args) -> int:
 
     from spatialprobe.probing.config import ProbeConfig
     from spatialprobe.probing.protocol import run
-    from spatialprobe.results.store import rows, to_markdown
 
     if args.threads:
         torch.set_num_threads(args.threads)
     config = ProbeConfig.from_yaml(args.config)
     if args.out:
         config.out = args.out
-    records = run(config, progress=not args.quiet)
-    print(to_markdown(rows(records)), end="")
-    print(f"{len(records)} records in {config.out}/results; tables: {config.out}/summary.csv, summary.md")
+    records = run(config, progress=not args.quiet, force=args.force)
+    for line in best_sites(records):
+        print(line)
+    print(f"{len(records)} records in {config.out}/results; every row: {config.out}/summary.csv, summary.md")
     return 0

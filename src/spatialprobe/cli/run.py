@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from spatialprobe.cli.options import positive_int
+
 
 def add_scale_arguments(parser) -> None:
     scale = parser.add_mutually_exclusive_group()
@@ -13,9 +15,9 @@ def add_scale_arguments(parser) -> None:
     parser.set_defaults(scale="default")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="parent folder of run folders (default: runs)")
     parser.add_argument("--fresh", action="store_true", help="start a new run folder instead of continuing an unfinished one")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes for independent lab stages and steps "
+    parser.add_argument("--workers", type=positive_int, default=None, help="worker processes for independent lab stages and steps "
                         "(default: $SPATIALPROBE_WORKERS, else one per core, at most 2; 1 = everything in this process)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads per worker (default 1; with --workers 1, torch's default)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads per worker (default 1; with --workers 1, torch's default)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

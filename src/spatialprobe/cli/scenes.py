@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from spatialprobe.cli.options import positive_int
+
 
 def add_parser(sub) -> None:
     parser = sub.add_parser("scenes", help="make, inspect and validate scene datasets")
@@ -23,7 +25,7 @@ def add_parser(sub) -> None:
     synth.add_argument("--coverage", type=float, default=1.0, help="expected fraction of objects coarse captions name")
     synth.add_argument("--duplicates", type=float, default=0.3, help="chance an object repeats an earlier type")
     synth.add_argument("--margin", type=float, default=0.1, help="relation label margin (fraction of the side)")
-    synth.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    synth.add_argument("--workers", type=positive_int, default=2, help="processes (default 2)")
     synth.add_argument("--force", action="store_true", help="replace --out if it exists (only once complete)")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(run=_synth)
@@ -31,12 +33,15 @@ def add_parser(sub) -> None:
     sheet = scenes.add_parser("sheet", help="draw a contact sheet of a dataset")
     sheet.add_argument("dataset", type=Path)
     sheet.add_argument("--out", type=Path, required=True, help="PNG file to write")
-    sheet.add_argument("--n", type=int, default=12)
+    sheet.add_argument("--n", type=positive_int, default=12)
     sheet.add_argument("--split", default=None)
+    sheet.add_argument("--force", action="store_true", help="replace --out if it exists")
     sheet.set_defaults(run=_sheet)
 
     validate = scenes.add_parser("validate", help="check every record and file of a dataset")
     validate.add_argument("dataset", type=Path)
+    validate.add_argument("--quick", action="store_true", help="check image headers (size) only, do not decode the pixels")
+    validate.add_argument("--quiet", action="store_true", help="no progress bar")
     validate.set_defaults(run=_validate)
 
 
@@ -68,6 +73,12 @@ def _sheet(args) -> int:
     from spatialprobe.scenes import SceneDataset
     from spatialprobe.scenes.preview import contact_sheet
 
+    from spatialprobe.cli.main import UserError
+
+    if args.out.suffix.lower() != ".png":
+        raise UserError(f"--out {args.out}: a contact sheet is a PNG file (name it *.png)")
+    if args.out.exists() and not args.force:
+        raise UserError(f"--out {args.out} exists; pass --force to replace it")
     dataset = SceneDataset(args.dataset)
     chosen = []
     for scene in dataset:
@@ -86,13 +97,13 @@ def _validate(args) -> int:
     from spatialprobe.cli.main import UserError
     from spatialprobe.scenes import SceneDataset
 
-    dataset = SceneDataset(args.dataset)
     splits: Counter = Counter()
     counts: Counter = Counter()
-    for scene in dataset:
-        for path in filter(None, (scene.image, scene.instances)):
-            if not dataset._resolve(path).exists():
-                raise UserError(f"{args.dataset}: scene {scene.id}: file {path} is missing")
+    from tqdm import tqdm
+
+    dataset = SceneDataset(args.dataset)
+    for scene in tqdm(dataset.scenes(), desc="header check" if args.quick else "decoding", unit="scene", disable=args.quiet, leave=False):
+        dataset.check_files(scene, decode=not args.quick)
         splits[scene.split] += 1
         counts.update(
             objects=len(scene.objects),

@@ -30,7 +30,8 @@ from spatialprobe.results.record import SELECTOR_KEYS, matches
 DIRECTIONS = ("greater", "less")
 LOWER_IS_BETTER = ("center_L1", "point_l1")
 """Metrics a positive control must push *below* its floor."""
-VERDICTS = ("reproduced", "not reproduced", "inconclusive", "undecidable")
+VERDICTS = ("reproduced", "not reproduced", "inconclusive", "undecidable", "not evaluated")
+"""``not evaluated``: only in a partial report (`spatialprobe report` on an unfinished run), for a claim whose steps have not finished."""
 
 
 def _check_selector(selector, where: str) -> None:

@@ -11,6 +11,7 @@ import platform
 from pathlib import Path
 
 from spatialprobe.experiments.claims import judge
+from spatialprobe.results.record import matches
 from spatialprobe.experiments.plan import Plan
 
 
@@ -47,6 +48,23 @@ def _scale_note(plan: Plan) -> str:
     return " ".join(notes)
 
 
+def missing_steps(directory: Path) -> list[str]:
+    """The planned steps (``steps.json``, written when the steps start) without a finished folder."""
+    planned = directory / "steps.json"
+    if not planned.exists():
+        return ["(no step has started)"]
+    return [step for step in json.loads(planned.read_text()) if not (directory / "steps" / step / "done.json").exists()]
+
+
+def _verdict(claim, results, plan: Plan, missing: list[str]):
+    """The claim's verdict; in a partial run, a claim whose records are not there yet is *not evaluated*."""
+    from spatialprobe.experiments.claims import Verdict
+
+    if missing and not all(any(matches(r, side) for r in results.records) for side in (claim.a, claim.b)):
+        return Verdict(claim, "not evaluated", None, (0, 0), "its steps have not finished")
+    return judge(claim, results.records, results.rows, n_resamples=plan.bootstrap)
+
+
 def write_report(directory: str | Path, plan: Plan, scenes: Path, timings: dict[str, float]) -> str:
     from spatialprobe.experiments.studies import STUDIES
     from spatialprobe.report import Heading, RunResults, Table, Text, all_figures, to_html, to_markdown
@@ -54,8 +72,13 @@ def write_report(directory: str | Path, plan: Plan, scenes: Path, timings: dict[
 
     directory = Path(directory)
     results = RunResults.load(directory)
-    verdicts = [judge(c, results.records, results.rows, n_resamples=plan.bootstrap) for c in plan.claims]
-    blocks = [Heading(f"spatialprobe run: {plan.name}", 1), Text(_scale_note(plan)),
+    missing = missing_steps(directory)
+    verdicts = [_verdict(c, results, plan, missing) for c in plan.claims]
+    blocks = [Heading(f"spatialprobe run: {plan.name}", 1)]
+    if missing:
+        blocks.append(Text(f"**PARTIAL REPORT: {len(missing)} of the plan's steps have not finished** ({', '.join(f'`{m}`' for m in missing)}); "
+                           "claims that need them are *not evaluated*. Run the same command again to finish the run."))
+    blocks += [Text(_scale_note(plan)),
               Text(f"Scenes: `{scenes}`. Machine: {platform.machine()}, {platform.system()}; per-step times at the end."),
               Heading("Headline: pre-registered claims"), claims_table(verdicts)]
     for name, options in plan.studies.items():
@@ -82,5 +105,5 @@ def write_report(directory: str | Path, plan: Plan, scenes: Path, timings: dict[
                                                         "control": None if v.check is None else {"passed": v.check.passed, "reason": v.check.reason}}
                                                        for v in verdicts], indent=2) + "\n")
     (directory / "report.html").write_text(to_html(blocks, f"spatialprobe: {plan.name}"))
-    (directory / "report.md").write_text(to_markdown(blocks))  # written last: its presence marks the run finished
+    (directory / "report.md").write_text(to_markdown(blocks))
     return headline_text(verdicts, directory)

@@ -21,10 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spatialprobe.experiments.plan import Plan, PlanError
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("SPATIALPROBE_CACHE", Path.home() / ".cache" / "spatialprobe"))
+from spatialprobe.scenes.files import cache_root
 
 
 @dataclass
@@ -74,9 +71,13 @@ def _unfinished(runs: Path, plan: Plan) -> Path | None:
             meta = json.loads((directory / "plan.json").read_text())
         except (OSError, ValueError):
             continue
-        if meta.get("fingerprint") == plan.fingerprint() and not (directory / "report.md").exists():
+        if meta.get("fingerprint") == plan.fingerprint() and not (directory / FINISHED).exists():
             return directory
     return None
+
+
+FINISHED = "finished.json"
+"""Written once every step has finished and the report is written: a run folder without it is continued."""
 
 
 def run_directory(plan: Plan, runs: str | Path, resume: bool = True) -> tuple[Path, bool]:
@@ -143,6 +144,7 @@ def run_steps(ctx: RunContext, say=print, workers: int | None = None, threads: i
     steps = [s for name, options in ctx.plan.studies.items() for s in STUDIES.get(name).steps(ctx, options)]
     if (workers or default_workers()) > 1:
         steps = sorted(steps, key=lambda s: -s.weight)  # longest first packs the pool best; order does not change results
+    (ctx.directory / "steps.json").write_text(json.dumps([s.id for s in steps], indent=1) + "\n")  # what a report checks it has
     todo = []
     for step in steps:
         final = ctx.directory / "steps" / step.id
@@ -186,4 +188,5 @@ def run_plan(plan: Plan, runs: str | Path = "runs", *, resume: bool = True, prog
     timings["total (this session)"] = time.perf_counter() - start
     (directory / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     say(write_report(directory, plan, scenes, timings))
+    (directory / FINISHED).write_text(json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "steps": len(step_timings(directory))}) + "\n")
     return directory

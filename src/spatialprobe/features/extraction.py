@@ -59,6 +59,9 @@ def plan(
     shard_size: int,
 ) -> tuple[st.StoreSpec, list[Scene]]:
     """Resolve sites and scenes (of one split, of several, or all) and compute the store's content key."""
+    for name, value in (("limit", limit), ("batch_size", batch_size), ("shard_size", shard_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ExtractionError(f"{name}: expected a positive integer, got {value!r}" + (" (no limit is None, not 0)" if name == "limit" and value == 0 else ""))
     sites = expand(sites, adapter.sites(), adapter.name)
     lm = [s for s in sites if s.startswith("lm.")]
     if split is None or isinstance(split, str):
@@ -68,7 +71,7 @@ def plan(
         scenes = [s for s in dataset.scenes() if s.split in split]
     if not scenes:
         raise ExtractionError(f"{dataset.root}: no scenes in split {split!r}")
-    scenes = scenes[:limit] if limit else scenes
+    scenes = scenes if limit is None else scenes[:limit]
     components = {
         "model": adapter.name if not Path(adapter.name.partition(":")[2]).exists() else adapter.card.family,
         "weights": weights_fingerprint(adapter.model),

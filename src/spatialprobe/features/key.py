@@ -39,9 +39,18 @@ def weights_fingerprint(model) -> str:
 
 
 def dataset_fingerprint(root: str | Path) -> str:
-    """sha256 of a scene dataset's records and metadata (images are named by the records)."""
+    """sha256 of a scene dataset: its records, its metadata and every file a scene reads (images,
+    instance maps), the last through `scenes.files.file_hashes` (only changed files are re-read)."""
+    from spatialprobe.scenes import SceneDataset
+    from spatialprobe.scenes.files import file_hashes
+
     root = Path(root)
-    return digest({"meta": file_sha256(root / "dataset.json"), "scenes": file_sha256(root / "scenes.jsonl")})
+    dataset = SceneDataset(root)
+    files = sorted({p for s in dataset.scenes() for p in (s.image, s.instances) if p is not None})
+    for path in files:
+        dataset.file_path(path)  # refuses paths outside the dataset before anything is read
+    return digest({"meta": file_sha256(root / "dataset.json"), "scenes": file_sha256(root / "scenes.jsonl"),
+                   "files": digest(sorted(file_hashes(dataset.files_root, files).items()))})
 
 
 def content_key(components: dict) -> str:

@@ -31,6 +31,22 @@ def parse_spec(spec: str) -> tuple[str, str]:
 RANDOM_INIT_SEED = 12345
 
 
+def check_device(device: str) -> None:
+    """Refuse a device torch cannot parse or this build cannot use, before anything is loaded."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ModelLoadError(f"device {device!r}: not a torch device (e.g. cpu, cuda, cuda:1, mps)") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available.get(parsed.type, True):
+        raise ModelLoadError(f"device {device!r}: not available in this torch build ({torch.__version__}); devices here: "
+                             + ", ".join(k for k, v in available.items() if v))
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise ModelLoadError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+
+
 def load_model(
     spec: str,
     *,
@@ -45,6 +61,7 @@ def load_model(
     random-encoder control of LiMBeR and of probing studies.
     """
     scheme, target = parse_spec(spec)
+    check_device(device)
     if dtype not in DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}; expected one of {sorted(DTYPES)}")
     if scheme == "toy":
@@ -93,6 +110,8 @@ def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code:
 
     transformers.utils.logging.disable_progress_bar()
     offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    if target.startswith(("/", "./", "../", "~")) and not Path(target).expanduser().exists():
+        raise ModelLoadError(f"{spec}: the directory {target} does not exist (a local checkpoint is a folder saved with save_pretrained)")
     try:
         config = AutoConfig.from_pretrained(target, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as err:

@@ -49,6 +49,16 @@ class ProbeConfig:
         for name in ("sites", "tasks", "pools", "probes", "seeds", "controls"):
             if not isinstance(getattr(self, name), list) or not getattr(self, name) and name not in ("controls",):
                 raise ConfigError(f"config.{name}: expected a non-empty list, got {getattr(self, name)!r}")
+        for name in ("sites", "pools", "probes", "controls", "protocols"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"config.{name}: expected a list of names, got {value!r}")
+        for name in ("model", "data", "text", "conditioning", "out"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"config.{name}: expected a string, got {getattr(self, name)!r}")
+        for name in ("store", "name"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ConfigError(f"config.{name}: expected a string, got {getattr(self, name)!r}")
         valid_tasks = TASKS.names()
         for i, task in enumerate(self.tasks):
             name = task if isinstance(task, str) else (task.get("name") if isinstance(task, dict) else None)
@@ -74,8 +84,35 @@ class ProbeConfig:
             raise ConfigError(f"config.text: unknown encoder {self.text!r}; valid: {', '.join(ENCODERS)}")
         if self.conditioning not in CONDITIONING:
             raise ConfigError(f"config.conditioning: {self.conditioning!r}; valid: {', '.join(CONDITIONING)}")
-        if not all(isinstance(s, int) for s in self.seeds):
-            raise ConfigError(f"config.seeds: integers please, got {self.seeds!r}")
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in self.seeds):
+            raise ConfigError(f"config.seeds: integers ≥ 0, got {self.seeds!r}")
+        for name, low in (("batch_size", 1), ("min_train", 1), ("bootstrap", 100)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"config.{name}: expected an integer ≥ {low}, got {value!r}" + (" (fewer resamples give no usable CI)" if name == "bootstrap" else ""))
+        self._check_training()
+
+    def _check_training(self) -> None:
+        """Task options, the neural recipe and the joint plan, resolved now rather than after extraction."""
+        from spatialprobe.probing.items import ProbingError
+        from spatialprobe.probing.protocol import joint_plan
+        from spatialprobe.probing.training import Recipe
+        from spatialprobe.registry import TASKS
+
+        try:
+            for i, (name, options) in enumerate(self.task_specs()):
+                TASKS.get(name).check_options(options, f"config.tasks[{i}]")
+            if not isinstance(self.neural, dict) or not isinstance(self.joint, dict):
+                raise ConfigError("config.neural, config.joint: expected mappings")
+            hidden = self.neural.get("hidden", 256)
+            if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+                raise ConfigError(f"config.neural.hidden: expected a positive integer, got {hidden!r}")
+            Recipe.from_options({k: v for k, v in self.neural.items() if k != "hidden"}, "config.neural")
+            if "joint" in self.protocols:
+                for name, _ in self.task_specs():
+                    joint_plan(self, TASKS.get(name))
+        except ProbingError as err:
+            raise ConfigError(str(err)) from None
 
     def task_specs(self) -> list[tuple[str, dict]]:
         """(task name, options) per task entry."""
@@ -88,7 +125,10 @@ class ProbeConfig:
         known = {f.name for f in fields(cls)}
         for key in d:
             if key not in known:
-                raise ConfigError(f"config.{key}: unknown field; valid: {', '.join(sorted(known))}")
+                import difflib
+
+                near = difflib.get_close_matches(str(key), sorted(known), n=1)
+                raise ConfigError(f"config.{key}: unknown field" + (f"; did you mean {near[0]!r}?" if near else "") + f" (valid: {', '.join(sorted(known))})")
         for key in ("model", "data", "sites", "tasks"):
             if key not in d:
                 raise ConfigError(f"config.{key}: missing")

@@ -8,6 +8,8 @@ CIs over test scenes. Each measurement is one results record with its per-item p
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -68,11 +70,12 @@ def _prediction_rows(items: Items, pred, scores: dict[str, np.ndarray] | None = 
 class Runner:
     """State of one `run`: stores, items, text features, and the results it writes."""
 
-    def __init__(self, config: ProbeConfig, progress: bool = True):
+    def __init__(self, config: ProbeConfig, progress: bool = True, force: bool = False):
         from spatialprobe.results.store import ResultStore
 
         self.config, self.progress = config, progress
-        self.out = Path(config.out)
+        self.final = Path(config.out)
+        self.out = _output_folder(self.final, force)
         self.results = ResultStore(self.out / "results")
         self.records = []
 
@@ -305,17 +308,40 @@ def joint_plan(cfg: ProbeConfig, task) -> tuple[list[str], object]:
     return conditions, Recipe.from_options({**{k: v for k, v in cfg.neural.items() if k != "hidden"}, **options}, "joint")
 
 
-def run(config: ProbeConfig | dict | str | Path, progress: bool = True) -> list:
-    """Run a probing config (a `ProbeConfig`, a dict, or a YAML path); returns the results records."""
+def run(config: ProbeConfig | dict | str | Path, progress: bool = True, force: bool = False) -> list:
+    """Run a probing config (a `ProbeConfig`, a dict, or a YAML path); returns the results records.
+    An existing ``out`` is refused unless ``force`` (then replaced once the new results are complete)."""
     if isinstance(config, (str, Path)):
         config = ProbeConfig.from_yaml(config)
     elif isinstance(config, dict):
         config = ProbeConfig.from_dict(config)
-    runner = Runner(config, progress)
-    runner.prepare()
-    records = runner.run()
-    _summarise(runner)
+    runner = Runner(config, progress, force)
+    try:
+        runner.prepare()
+        records = runner.run()
+        _summarise(runner)
+    except BaseException:
+        if runner.out != runner.final:
+            shutil.rmtree(runner.out, ignore_errors=True)  # the old output stays as it was
+        raise
+    if runner.out != runner.final:  # --force: the old output is replaced only now that the new one is complete
+        old = runner.final.with_name(f".{runner.final.name}.old-{os.getpid()}")
+        runner.final.rename(old)
+        runner.out.rename(runner.final)
+        shutil.rmtree(old)
     return records
+
+
+def _output_folder(out: Path, force: bool) -> Path:
+    """``out`` when it is new (or empty); with ``force`` and an existing probe output there, a sibling
+    folder that replaces it at the end. Anything else is refused: a folder holds one config's results."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return out
+    if not force:
+        raise ProbingError(f"{out} already exists; choose another out (--out) or pass --force to replace it")
+    if not (out / "config.json").exists() or not (out / "results").is_dir():
+        raise ProbingError(f"{out} is not a probe output (no config.json and results/); --force replaces only what `probe` wrote")
+    return out.with_name(f".{out.name}.new-{os.getpid()}")
 
 
 def probe(model: str, data: str, sites, tasks, **options) -> list:

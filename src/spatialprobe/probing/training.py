@@ -61,7 +61,10 @@ class Recipe:
                 near = difflib.get_close_matches(key, known, n=1)
                 hint = f" (did you mean {near[0]!r}?)" if near else ""
                 raise ProbingError(f"{where}.{key}: unknown training option{hint}; valid: {', '.join(known)}")
-        return cls(**options)
+        try:
+            return cls(**options)
+        except ProbingError as err:
+            raise ProbingError(str(err).replace("training.", f"{where}.", 1)) from None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -34,6 +34,30 @@ class SceneFormatError(ValueError):
         return SceneFormatError(self.field, self.message, where)
 
 
+FIELDS = {
+    "scene": {"id", "image", "width", "height", "split", "source", "instances", "objects", "expressions", "relations", "captions", "meta"},
+    "object": {"id", "box", "category", "attributes", "mask", "visible", "crowd", "meta"},
+    "expression": {"id", "text", "referent", "kind", "template", "meta"},
+    "relation": {"id", "text", "predicate", "label", "subject", "object", "subject_name", "object_name", "group", "margin", "meta"},
+    "caption": {"id", "text", "kind", "mentions", "words", "utterances", "trace", "meta"},
+    "utterance": {"text", "start", "end"},
+}
+"""The fields each record may have: anything else (``expresions``) is an error, not silently dropped;
+free-form additions go under ``meta``."""
+
+
+def _known(d: Any, kind: str, path: str) -> None:
+    import difflib
+
+    if not isinstance(d, dict):
+        return  # _get reports the type
+    for key in d:
+        if key not in FIELDS[kind]:
+            close = difflib.get_close_matches(str(key), sorted(FIELDS[kind]), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; {kind} fields are {', '.join(sorted(FIELDS[kind]))} (free-form data goes under 'meta')"
+            raise SceneFormatError(f"{path}.{key}" if path else str(key), f"unknown {kind} field{hint}")
+
+
 def _get(d: dict, key: str, kinds, path: str, default: Any = ..., nullable: bool = False) -> Any:
     if not isinstance(d, dict):
         raise SceneFormatError(path, f"expected an object, got {type(d).__name__}")
@@ -114,6 +138,7 @@ def _mask_to_json(mask: Mask | None) -> Any:
 
 
 def _object_from_json(d: dict, frame: tuple[int, int], path: str) -> SceneObject:
+    _known(d, "object", path)
     oid = _get(d, "id", int, path)
     if oid < 1:
         raise SceneFormatError(f"{path}.id", f"object ids are positive ints, got {oid}")
@@ -156,6 +181,7 @@ def _ref(d: dict, key: str, ids: set[int], path: str) -> int | None:
 
 
 def _expression_from_json(d: dict, ids: set[int], path: str) -> Expression:
+    _known(d, "expression", path)
     return Expression(
         id=_get(d, "id", str, path),
         text=_get(d, "text", str, path),
@@ -167,6 +193,7 @@ def _expression_from_json(d: dict, ids: set[int], path: str) -> Expression:
 
 
 def _relation_from_json(d: dict, ids: set[int], path: str) -> Relation:
+    _known(d, "relation", path)
     margin = _get(d, "margin", (int, float), path, None, nullable=True)
     return Relation(
         id=_get(d, "id", str, path),
@@ -185,29 +212,31 @@ def _relation_from_json(d: dict, ids: set[int], path: str) -> Relation:
 
 def _word_from_json(w: Any, text: str, ids: set[int], frame, path: str) -> Word:
     if type(w) is list and len(w) == 3 and type(w[0]) is int and type(w[1]) is int and 0 <= w[0] < w[1] <= len(text):
-        if w[2] is None or w[2] in ids:  # the common case, checked without building error paths
+        if w[2] is None or (type(w[2]) is int and w[2] in ids):  # the common case, checked without building error paths
             return Word(w[0], w[1], w[2])
     if not (isinstance(w, list) and len(w) in (3, 4)):
         raise SceneFormatError(path, f"expected [start, end, object_id or null(, box)], got {w!r}")
     start, end, obj = w[0], w[1], w[2]
     if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
         raise SceneFormatError(path, f"span [{start}, {end}) does not fit a text of {len(text)} characters")
-    if obj is not None and obj not in ids:
-        raise SceneFormatError(path, f"no object with id {obj} (ids: {sorted(ids)})")
+    if obj is not None and not (type(obj) is int and obj in ids):
+        raise SceneFormatError(path, f"no object with id {obj!r} (ids: {sorted(ids)})")
     box = box_from_json(w[3], frame, f"{path}[3]") if len(w) == 4 and w[3] is not None else None
     return Word(start, end, obj, box)
 
 
 def _caption_from_json(d: dict, ids: set[int], frame, path: str) -> Caption:
+    _known(d, "caption", path)
     text = _get(d, "text", str, path)
     mentions = _get(d, "mentions", list, path, [])
     for i, m in enumerate(mentions):
-        if m not in ids:
+        if not (type(m) is int and m in ids):
             raise SceneFormatError(f"{path}.mentions[{i}]", f"no object with id {m} (ids: {sorted(ids)})")
     words = tuple(_word_from_json(w, text, ids, frame, f"{path}.words[{i}]") for i, w in enumerate(_get(d, "words", list, path, [])))
     utterances = []
     for i, u in enumerate(_get(d, "utterances", list, path, [])):
         p = f"{path}.utterances[{i}]"
+        _known(u, "utterance", p)
         utterances.append(
             Utterance(_get(u, "text", str, p), float(_get(u, "start", (int, float), p)), float(_get(u, "end", (int, float), p)))
         )
@@ -255,6 +284,7 @@ def scene_from_json(d: Any) -> Scene:
     """Build and validate a `Scene` from its JSON object; raises `SceneFormatError`."""
     if not isinstance(d, dict):
         raise SceneFormatError("scene", f"expected a JSON object, got {type(d).__name__}")
+    _known(d, "scene", "")
     width, height = _get(d, "width", int, ""), _get(d, "height", int, "")
     if width < 1 or height < 1:
         raise SceneFormatError("width/height", f"must be positive, got {width}×{height}")

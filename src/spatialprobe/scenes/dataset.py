@@ -25,6 +25,13 @@ SCENES_FILE = "scenes.jsonl"
 META_FILE = "dataset.json"
 
 
+def _is_dataset(path: Path) -> bool:
+    try:
+        return path.is_dir() and json.loads((path / META_FILE).read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 class DatasetWriter:
     """Context manager that builds a dataset in a temp directory and renames it into place.
 
@@ -36,6 +43,8 @@ class DatasetWriter:
         self.out = Path(out)
         if self.out.exists() and not force:
             raise FileExistsError(f"{self.out} already exists; choose another --out or pass --force to replace it")
+        if self.out.exists() and not _is_dataset(self.out):  # --force replaces a dataset, never another folder
+            raise FileExistsError(f"{self.out} exists and is not a scene dataset (no {META_FILE} of format {FORMAT!r}); --force will not replace it")
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
         self._lines = open(self.path / SCENES_FILE, "w", encoding="utf-8")
@@ -96,6 +105,9 @@ class SceneDataset:
             raise SceneFormatError("dataset.json", f"not valid JSON ({err.msg} at line {err.lineno})", str(meta_path)) from None
         if self.metadata.get("format") != FORMAT:
             raise SceneFormatError("format", f"expected {FORMAT!r}, got {self.metadata.get('format')!r}", str(meta_path))
+        self.files_root = (self.root / self.metadata["image_root"]) if self.metadata.get("image_root") else self.root
+        """Where the records' relative file paths point: the dataset directory, or ``image_root`` of
+        ``dataset.json`` (e.g. an existing COCO image folder; part of the content key, like every field there)."""
 
     def __iter__(self) -> Iterator[Scene]:
         return iter(self._all)
@@ -116,19 +128,38 @@ class SceneDataset:
 
     def image(self, scene: Scene) -> np.ndarray:
         """The scene's RGB image as a (H, W, 3) uint8 array."""
-        from PIL import Image
-
-        with Image.open(self._resolve(scene.image)) as im:
-            return np.asarray(im.convert("RGB"))
+        return np.asarray(self._open(scene, "image", scene.image, decode=True).convert("RGB"))
 
     def instances(self, scene: Scene) -> np.ndarray | None:
         """The instance-id map (H, W) (0 = background), or None if the scene has none."""
         if scene.instances is None:
             return None
-        from PIL import Image
+        return np.asarray(self._open(scene, "instances", scene.instances, decode=True))
 
-        with Image.open(self._resolve(scene.instances)) as im:
-            return np.asarray(im)
+    def check_files(self, scene: Scene, decode: bool = True) -> None:
+        """Every file the scene reads exists, lies inside the dataset, has the record's size and
+        (``decode``) decodes; raises `SceneFormatError` naming the scene, field and file."""
+        for field, path in (("image", scene.image), ("instances", scene.instances)):
+            if path is not None:
+                self._open(scene, field, path, decode).close()
+
+    def _open(self, scene: Scene, field: str, path: str, decode: bool):
+        from PIL import Image, UnidentifiedImageError
+
+        where = f"{self.root / SCENES_FILE}: scene {scene.id}"
+        file = self.file_path(path, where, field)
+        try:
+            im = Image.open(file)
+            if decode:
+                im.load()
+        except FileNotFoundError:
+            raise SceneFormatError(field, f"file {file} is missing", where) from None
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+            raise SceneFormatError(field, f"cannot decode {file}: {err}", where) from None
+        if im.size != (scene.width, scene.height):
+            im.close()
+            raise SceneFormatError(field, f"{file} is {im.size[0]}×{im.size[1]} px, the record says {scene.width}×{scene.height}", where)
+        return im
 
     def mask(self, scene: Scene, obj: SceneObject, instances: np.ndarray | None = None) -> np.ndarray:
         """The object's modal mask as (H, W) bool."""
@@ -138,14 +169,19 @@ class SceneDataset:
             instances = self.instances(scene)
         return obj.mask.decode(scene.height, scene.width, obj.id, instances)
 
-    def _resolve(self, path: str) -> Path:
-        p = Path(path)
-        return p if p.is_absolute() else self.root / p
+    def file_path(self, path: str, where: str = "", field: str = "image") -> Path:
+        """``path`` under `files_root`; absolute paths and paths that climb out of it are refused
+        (a downloaded dataset must not make the tool read any file the user can read)."""
+        resolved = self.files_root / path
+        if Path(path).is_absolute() or not resolved.resolve().is_relative_to(self.files_root.resolve()):
+            raise SceneFormatError(field, f"{path!r} is outside {self.files_root} (set \"image_root\" in dataset.json to read files from another folder)", where)
+        return resolved
 
 
 def read_scenes(path: str | Path) -> Iterator[Scene]:
     """Yield validated scenes from a JSONL file; errors name the file, line and field."""
     path = Path(path)
+    first_line: dict[str, int] = {}
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
@@ -156,6 +192,10 @@ def read_scenes(path: str | Path) -> Iterator[Scene]:
             except json.JSONDecodeError as err:
                 raise SceneFormatError("line", f"not valid JSON ({err.msg} at column {err.colno})", where) from None
             try:
-                yield scene_from_json(d)
+                scene = scene_from_json(d)
             except SceneFormatError as err:
                 raise err.at(where) from None
+            if scene.id in first_line:  # tasks and stores look scenes up by id: a second one would meet the first's labels
+                raise SceneFormatError("id", f"duplicate scene id {scene.id!r} (first at line {first_line[scene.id]})", where)
+            first_line[scene.id] = lineno
+            yield scene

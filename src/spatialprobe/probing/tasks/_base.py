@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from spatialprobe.probing.items import Items
+from spatialprobe.probing.items import Items, ProbingError
+
+
+@dataclass(frozen=True)
+class Option:
+    """One task option: whether a value is valid, and the words for what is."""
+
+    check: Callable[[Any], bool]
+    expect: str
+
+
+def integer(low: int) -> Option:
+    return Option(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low, f"an integer ≥ {low}")
+
+
+def one_of(*values) -> Option:
+    return Option(lambda v: v in values, "one of " + ", ".join(map(repr, values)))
 
 
 @dataclass(frozen=True)
@@ -32,6 +49,20 @@ class Task:
     description: str = ""
     box: bool = False
     """Regression targets are boxes (unit cx, cy, w, h): neural probes add a GIoU loss."""
+    options: dict = field(default_factory=dict)
+    """name → `Option`: what a config may set for this task (anything else is refused)."""
+
+    def check_options(self, options: dict, where: str) -> None:
+        """Refuse unknown options (naming the nearest valid one) and invalid values, before any work."""
+        import difflib
+
+        for key, value in options.items():
+            if key not in self.options:
+                near = difflib.get_close_matches(str(key), list(self.options), n=1)
+                valid = ", ".join(self.options) or "none"
+                raise ProbingError(f"{where}.{key}: unknown {self.name} option" + (f"; did you mean {near[0]!r}?" if near else "") + f" (valid: {valid})")
+            if not self.options[key].check(value):
+                raise ProbingError(f"{where}.{key}: expected {self.options[key].expect}, got {value!r}")
 
 
 def object_type(obj) -> str:

@@ -18,7 +18,7 @@ import zlib
 import numpy as np
 
 from spatialprobe.probing.items import Items, ProbingError
-from spatialprobe.probing.tasks._base import Task, accuracy, items_from, object_lookup, object_type, overlap_group, scene_index, size_group
+from spatialprobe.probing.tasks._base import Option, Task, accuracy, integer, items_from, object_lookup, object_type, one_of, overlap_group, scene_index, size_group
 from spatialprobe.registry import TASKS
 
 ROLES = ("primary", "secondary")
@@ -112,5 +112,8 @@ def balance(items: Items, primary: np.ndarray, secondary: np.ndarray, seed: int)
 TASKS.register(
     "object_identity",
     Task("object_identity", "classification", location=False, level="object", conditioned=False, build=build, metrics=accuracy,
+         options={"pairing": one_of("none", "paired"), "source": one_of(*ROLES), "target": one_of(*ROLES, "combination"),
+                  "attribute": Option(lambda v: isinstance(v, str), "an object attribute name (or category)"),
+                  "balance": Option(lambda v: isinstance(v, bool), "true or false"), "seed": integer(0)},
          description="category from a token pool (2406.09067); per object or paired primary/secondary/combination; M1, M2"),
 )

@@ -3,7 +3,7 @@
 import numpy as np
 
 from spatialprobe.geometry import grid_cell
-from spatialprobe.probing.tasks._base import Task, accuracy
+from spatialprobe.probing.tasks._base import Task, accuracy, integer
 from spatialprobe.probing.tasks._referring import expression_items
 from spatialprobe.registry import TASKS
 
@@ -23,6 +23,6 @@ def build(scenes, store, options) -> "Items":  # noqa: F821
 
 TASKS.register(
     "region_cell",
-    Task("region_cell", "classification", location=True, level="scene", conditioned=True, build=build, metrics=accuracy,
+    Task("region_cell", "classification", location=True, level="scene", conditioned=True, build=build, metrics=accuracy, options={"grid": integer(2)},
          description="grid cell (G×G, default 4) of the referent's centre in the model's input frame; accuracy"),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from spatialprobe.probing.items import Items
-from spatialprobe.probing.tasks._base import Task, accuracy, items_from, object_lookup, object_type, overlap_group, scene_index
+from spatialprobe.probing.tasks._base import Option, Task, accuracy, items_from, object_lookup, object_type, overlap_group, scene_index
 from spatialprobe.probing.tasks._referring import model_frame, unit_cxcywh
 from spatialprobe.registry import TASKS
 
@@ -40,5 +40,6 @@ def build(scenes, store, options) -> Items:
 TASKS.register(
     "relation",
     Task("relation", "classification", location=True, level="scene", conditioned=True, build=build, metrics=accuracy,
+         options={"predicate_sets": Option(lambda v: v is None or isinstance(v, dict), "a mapping set name → predicates")},
          description="true/false of a spatial statement; accuracy overall, per predicate and per predicate set (seen/unseen)"),
 )

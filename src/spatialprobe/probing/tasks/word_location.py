@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from spatialprobe.probing.items import Items
-from spatialprobe.probing.tasks._base import Task, items_from, object_lookup, object_type, overlap_group, scene_index, size_group
+from spatialprobe.probing.tasks._base import Option, Task, items_from, object_lookup, object_type, overlap_group, scene_index, size_group
 from spatialprobe.probing.tasks._referring import box_metrics, model_frame, unit_cxcywh
 from spatialprobe.registry import TASKS
 
@@ -66,5 +66,6 @@ def metrics(pred, items: Items) -> dict[str, np.ndarray]:
 TASKS.register(
     "word_location",
     Task("word_location", "regression", location=True, level="scene", conditioned=True, build=build, metrics=metrics, box=True,
+         options={"captions": Option(lambda v: isinstance(v, list) and all(isinstance(k, str) for k in v), "a list of caption kinds")},
          description="PixelLLM: each grounded word's object box; point_l1 (lower is better) and ACC@0.5"),
 )

@@ -125,4 +125,12 @@ class _Serial:
 def _pool(workers: int, jobs: int):
     if workers <= 1 or jobs <= 1:
         return _Serial()
-    return mp.get_context("fork").Pool(min(workers, jobs))
+    return mp.get_context("fork").Pool(min(workers, jobs), initializer=_worker_signals)
+
+
+def _worker_signals() -> None:
+    """Workers die quietly when the parent stops them; the parent alone handles Ctrl-C and SIGTERM."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -76,8 +76,10 @@ class SyntheticConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0 or (name == "overlap" and value >= 0.9):
                 raise bad(name, f"expected a fraction in [0, {0.9 if name == 'overlap' else 1}], got {value}")
-        if self.noise < 0:
-            raise bad("noise", f"expected ≥ 0, got {self.noise}")
+        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0):
+            raise bad("seed", f"expected an integer ≥ 0, got {self.seed!r}")
+        if not 0 <= self.noise < 256:  # NaN fails too
+            raise bad("noise", f"expected a standard deviation in [0, 256) grey levels, got {self.noise}")
         if not 0 <= self.margin < self.near < 0.9:
             raise bad("margin", f"need 0 ≤ margin < near < 0.9, got margin {self.margin}, near {self.near}")
         if set(self.splits) != set(SPLITS) or any(v < 0 for v in self.splits.values()):
