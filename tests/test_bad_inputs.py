@@ -35,6 +35,17 @@ def _truncate(root) -> None:
     (root / record["image"]).write_bytes(data[: len(data) // 2])
 
 
+def _probe(extra: str):
+    """A damage that writes the row's probe config with ``extra`` replacing the fields it names."""
+
+    def damage(root) -> None:
+        named = {line.split(":")[0] for line in extra.splitlines()}
+        base = [line for line in PROBE.format(data=root, tmp=root.parent).splitlines() if line.split(":")[0] not in named]
+        (root.parent / "p.yaml").write_text("\n".join(base) + "\n" + extra)
+
+    return damage
+
+
 SYNTH = ["scenes", "synth", "--out", "{tmp}/new", "--quiet", "--workers", "1", "--n", "4"]
 EXTRACT = ["extract", "--model", "toy:tiny-qformer", "--data", "{data}", "--sites", "connector.out", "--store", "{tmp}/store", "--quiet"]
 ROWS = [
@@ -95,23 +106,18 @@ ROWS = [
     (["store", "verify", "{tmp}/nothing"], None, "nothing"),
     (["probe", "{tmp}/missing.yaml"], None, "missing.yaml"),
     (["probe", "--threads", "0", "{tmp}/p.yaml"], None, "argument --threads: expected a positive integer"),
-    (["probe", "{tmp}/p.yaml"], lambda root: _probe(root, "batch_size: big\n"), "batch_size"),
-    (["probe", "{tmp}/p.yaml"], lambda root: _probe(root, "bootstrap: 0\n"), "bootstrap"),
-    (["probe", "{tmp}/p.yaml"], lambda root: _probe(root, "seeds: [-1]\n"), "seeds"),
-    (["probe", "{tmp}/p.yaml"], lambda root: _probe(root, "neural: {max_epoch: 3}\n"), "max_epoch"),
-    (["probe", "{tmp}/p.yaml"], lambda root: _probe(root, "neural: {epochs: 0}\n"), "epochs"),
-    (["probe", "{tmp}/p.yaml"], lambda root: _probe(root, "tasks: [{name: region_cell, grid: banana}]\n"), "grid"),
-    (["probe", "{tmp}/p.yaml"], lambda root: _probe(root, "tasks: [{name: region_cell, gird: 8}]\n"), "did you mean 'grid'"),
-    (["probe", "{tmp}/p.yaml"], lambda root: _probe(root, "probs: [ridge]\n"), "did you mean 'probes'"),
+    (["probe", "{tmp}/p.yaml"], _probe("batch_size: big\n"), "batch_size"),
+    (["probe", "{tmp}/p.yaml"], _probe("bootstrap: 0\n"), "bootstrap"),
+    (["probe", "{tmp}/p.yaml"], _probe("seeds: [-1]\n"), "seeds"),
+    (["probe", "{tmp}/p.yaml"], _probe("neural: {max_epoch: 3}\n"), "max_epoch"),
+    (["probe", "{tmp}/p.yaml"], _probe("neural: {epochs: 0}\n"), "epochs"),
+    (["probe", "{tmp}/p.yaml"], _probe("tasks: [{name: region_cell, grid: banana}]\n"), "grid"),
+    (["probe", "{tmp}/p.yaml"], _probe("tasks: [{name: region_cell, gird: 8}]\n"), "did you mean 'grid'"),
+    (["probe", "{tmp}/p.yaml"], _probe("probs: [ridge]\n"), "did you mean 'probes'"),
     (["scenes", "sheet", "{data}", "--out", "{tmp}/sheet.txt"], None, "a contact sheet is a PNG file"),
     (["models", "sites", "hf:/nonexistent/dir"], None, "the directory /nonexistent/dir does not exist"),
     (["scenes", "sheet", "{data}", "--out", "{data}/contact_sheet.png"], None, "exists; pass --force"),
 ]
-
-
-def _probe(root, extra: str) -> None:
-    """Append ``extra`` to the row's probe config (it is written next to the data, as p.yaml)."""
-    (root.parent / "extra.yaml").write_text(extra)
 
 
 @pytest.fixture(scope="module")
@@ -134,13 +140,9 @@ def test_bad_input_is_a_clear_user_error(argv, damage, phrase, pristine, tmp_pat
 
     data = tmp_path / "data"
     shutil.copytree(pristine, data)
+    (tmp_path / "p.yaml").write_text(PROBE.format(data=data, tmp=tmp_path))
     if damage is not None:
         damage(data)
-    extra = tmp_path / "extra.yaml"
-    config = PROBE.format(data=data, tmp=tmp_path) + (extra.read_text() if extra.exists() else "")
-    if extra.exists() and extra.read_text().startswith("tasks:"):
-        config = config.replace("tasks: [region_cell]\n", "")
-    (tmp_path / "p.yaml").write_text(config)
     assert _exit_code([a.format(data=data, tmp=tmp_path) for a in argv]) == 2
     err = capsys.readouterr().err
     assert phrase in err and "Traceback" not in err, err

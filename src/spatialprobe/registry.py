@@ -18,6 +18,14 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
+def nearest(name, valid) -> str | None:
+    """The valid name closest to a misspelt ``name`` (for "did you mean …?"), or None."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), sorted(valid), n=1)
+    return close[0] if close else None
+
+
 class UnknownNameError(KeyError):
     """An unknown registry name; the message lists the valid ones."""
 

@@ -70,10 +70,9 @@ def _synth(args) -> int:
 
 
 def _sheet(args) -> int:
+    from spatialprobe.cli.main import UserError
     from spatialprobe.scenes import SceneDataset
     from spatialprobe.scenes.preview import contact_sheet
-
-    from spatialprobe.cli.main import UserError
 
     if args.out.suffix.lower() != ".png":
         raise UserError(f"--out {args.out}: a contact sheet is a PNG file (name it *.png)")
@@ -94,13 +93,13 @@ def _sheet(args) -> int:
 def _validate(args) -> int:
     from collections import Counter
 
+    from tqdm import tqdm
+
     from spatialprobe.cli.main import UserError
     from spatialprobe.scenes import SceneDataset
 
     splits: Counter = Counter()
     counts: Counter = Counter()
-    from tqdm import tqdm
-
     dataset = SceneDataset(args.dataset)
     for scene in tqdm(dataset.scenes(), desc="header check" if args.quick else "decoding", unit="scene", disable=args.quiet, leave=False):
         dataset.check_files(scene, decode=not args.quick)

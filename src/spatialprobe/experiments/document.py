@@ -10,9 +10,9 @@ import json
 import platform
 from pathlib import Path
 
-from spatialprobe.experiments.claims import judge
-from spatialprobe.results.record import matches
+from spatialprobe.experiments.claims import Verdict, judge
 from spatialprobe.experiments.plan import Plan
+from spatialprobe.results.record import matches
 
 
 def _control_cell(check) -> str:
@@ -58,8 +58,6 @@ def missing_steps(directory: Path) -> list[str]:
 
 def _verdict(claim, results, plan: Plan, missing: list[str]):
     """The claim's verdict; in a partial run, a claim whose records are not there yet is *not evaluated*."""
-    from spatialprobe.experiments.claims import Verdict
-
     if missing and not all(any(matches(r, side) for r in results.records) for side in (claim.a, claim.b)):
         return Verdict(claim, "not evaluated", None, (0, 0), "its steps have not finished")
     return judge(claim, results.records, results.rows, n_resamples=plan.bootstrap)

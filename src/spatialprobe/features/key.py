@@ -6,6 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from spatialprobe.scenes.files import sha256_file
+
 FORMAT = "spatialprobe.features/1"
 """Version of the store layout; bump when shard contents change meaning."""
 
@@ -16,14 +18,6 @@ def canonical(obj) -> str:
 
 def digest(obj) -> str:
     return hashlib.sha256(canonical(obj).encode()).hexdigest()
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def weights_fingerprint(model) -> str:
@@ -49,7 +43,7 @@ def dataset_fingerprint(root: str | Path) -> str:
     files = sorted({p for s in dataset.scenes() for p in (s.image, s.instances) if p is not None})
     for path in files:
         dataset.file_path(path)  # refuses paths outside the dataset before anything is read
-    return digest({"meta": file_sha256(root / "dataset.json"), "scenes": file_sha256(root / "scenes.jsonl"),
+    return digest({"meta": sha256_file(root / "dataset.json"), "scenes": sha256_file(root / "scenes.jsonl"),
                    "files": digest(sorted(file_hashes(dataset.files_root, files).items()))})
 
 

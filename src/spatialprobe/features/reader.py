@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spatialprobe.features.key import FORMAT, file_sha256
+from spatialprobe.features.key import FORMAT
 from spatialprobe.features.store import OBJECT_PARTS, StoreError, shard_name
 from spatialprobe.models.layout import TokenLayout
+from spatialprobe.scenes.files import sha256_file
 
 
 class FeatureStore:
@@ -130,7 +131,7 @@ def verify(directory: str | Path) -> list[str]:
             path = directory / rel
             if not path.exists():
                 problems.append(f"{path}: missing")
-            elif file_sha256(path) != expected["sha256"]:
+            elif sha256_file(path) != expected["sha256"]:
                 problems.append(f"{path}: sha256 differs from {record_path.name} (truncated or modified)")
     if not (directory / "manifest.json").exists():
         problems.append(f"{directory}: no manifest.json (unfinished, or not merged yet)")

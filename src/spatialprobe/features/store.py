@@ -16,18 +16,18 @@ skips shards that have a record; nothing is ever gathered across processes.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from spatialprobe.features.key import FORMAT, digest, file_sha256
+from spatialprobe.features.key import FORMAT, digest
 from spatialprobe.models.layout import TokenLayout
+from spatialprobe.scenes.files import sha256_file
 
 OBJECT_PARTS = ("index", "coverage", "nearest", "boxes")
 FLOAT16_MAX = float(np.finfo(np.float16).max)
@@ -64,7 +64,7 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> dict:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return {"shape": list(array.shape), "dtype": str(array.dtype), "sha256": file_sha256(path)}
+    return {"shape": list(array.shape), "dtype": str(array.dtype), "sha256": sha256_file(path)}
 
 
 def storage_dtype(array: np.ndarray) -> np.dtype:

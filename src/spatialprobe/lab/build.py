@@ -158,8 +158,8 @@ class Lab:
             return [Path(path) for path, _, _ in out]
 
         # longest first packs two workers best (encoders ~60-75 s, the LM ~35 s, random ~0 s at the demo's scale)
-        first = [(f"encoder:{o}", "encoder", [o, str(tok_dir)]) for o in self.cfg.encoders if o != "random"] + [("lm", "language_model", [str(tok_dir)])]
-        first += [(f"encoder:{o}", "encoder", [o, str(tok_dir)]) for o in self.cfg.encoders if o == "random"]
+        encoder = {o: (f"encoder:{o}", "encoder", [o, str(tok_dir)]) for o in self.cfg.encoders}
+        first = [encoder[o] for o in self.cfg.encoders if o != "random"] + [("lm", "language_model", [str(tok_dir)])] + [encoder[o] for o in self.cfg.encoders if o == "random"]
         built = dict(zip([name for name, _, _ in first], stages(first)))
         lm_dir, encoder_dirs = built["lm"], {o: built[f"encoder:{o}"] for o in self.cfg.encoders}
         names = [LabConfig.name(c) for c in self.cfg.connectors]

@@ -125,10 +125,10 @@ class ProbeConfig:
         known = {f.name for f in fields(cls)}
         for key in d:
             if key not in known:
-                import difflib
+                from spatialprobe.registry import nearest
 
-                near = difflib.get_close_matches(str(key), sorted(known), n=1)
-                raise ConfigError(f"config.{key}: unknown field" + (f"; did you mean {near[0]!r}?" if near else "") + f" (valid: {', '.join(sorted(known))})")
+                near = nearest(key, known)
+                raise ConfigError(f"config.{key}: unknown field" + (f"; did you mean {near!r}?" if near else "") + f" (valid: {', '.join(sorted(known))})")
         for key in ("model", "data", "sites", "tasks"):
             if key not in d:
                 raise ConfigError(f"config.{key}: missing")

@@ -52,14 +52,14 @@ class Recipe:
     @classmethod
     def from_options(cls, options: dict | None, where: str = "training") -> Recipe:
         """A recipe from user options; an unknown key names the valid ones (and the nearest)."""
-        import difflib
+        from spatialprobe.registry import nearest
 
         options = dict(options or {})
         known = [f.name for f in fields(cls)]
         for key in options:
             if key not in known:
-                near = difflib.get_close_matches(key, known, n=1)
-                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                near = nearest(key, known)
+                hint = f" (did you mean {near!r}?)" if near else ""
                 raise ProbingError(f"{where}.{key}: unknown training option{hint}; valid: {', '.join(known)}")
         try:
             return cls(**options)

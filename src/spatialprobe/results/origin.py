@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -43,6 +44,7 @@ def git_revision() -> str:
     return sha + ("+dirty" if dirty else "")
 
 
+@functools.cache
 def source_fingerprint() -> str:
     """sha256 over every module of the installed spatialprobe package (paths and bytes): a cached
     result is reused only by the code that computed it."""

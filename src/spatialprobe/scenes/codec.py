@@ -47,14 +47,14 @@ free-form additions go under ``meta``."""
 
 
 def _known(d: Any, kind: str, path: str) -> None:
-    import difflib
+    from spatialprobe.registry import nearest
 
     if not isinstance(d, dict):
         return  # _get reports the type
     for key in d:
         if key not in FIELDS[kind]:
-            close = difflib.get_close_matches(str(key), sorted(FIELDS[kind]), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; {kind} fields are {', '.join(sorted(FIELDS[kind]))} (free-form data goes under 'meta')"
+            close = nearest(key, FIELDS[kind])
+            hint = f"; did you mean {close!r}?" if close else f"; {kind} fields are {', '.join(sorted(FIELDS[kind]))} (free-form data goes under 'meta')"
             raise SceneFormatError(f"{path}.{key}" if path else str(key), f"unknown {kind} field{hint}")
 
 

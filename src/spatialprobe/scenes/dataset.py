@@ -128,13 +128,15 @@ class SceneDataset:
 
     def image(self, scene: Scene) -> np.ndarray:
         """The scene's RGB image as a (H, W, 3) uint8 array."""
-        return np.asarray(self._open(scene, "image", scene.image, decode=True).convert("RGB"))
+        with self._open(scene, "image", scene.image, decode=True) as im:
+            return np.asarray(im.convert("RGB"))
 
     def instances(self, scene: Scene) -> np.ndarray | None:
         """The instance-id map (H, W) (0 = background), or None if the scene has none."""
         if scene.instances is None:
             return None
-        return np.asarray(self._open(scene, "instances", scene.instances, decode=True))
+        with self._open(scene, "instances", scene.instances, decode=True) as im:
+            return np.asarray(im)
 
     def check_files(self, scene: Scene, decode: bool = True) -> None:
         """Every file the scene reads exists, lies inside the dataset, has the record's size and

@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-CHUNK = 1 << 20
+CHUNK = 1 << 22
 
 
 def cache_root() -> Path:

@@ -49,10 +49,13 @@ def _overlays(results, model: str, scenes):
     return Figure(f"pixel_words_{model}.png", scenes_with_boxes(panels, columns=OVERLAYS), f"Word grounding on {model}: the head's box for each shape word of the coarse caption.")
 
 
-def section(results, options: dict, scenes) -> list:
-    from spatialprobe.report import Table, Text, fmt
+def _padded(rows: list[list[str]], width: int = 7) -> list[list[str]]:
+    """Rows of different metric counts as one table's rows."""
+    return [r + [""] * (width - len(r)) for r in rows]
 
-    from spatialprobe.report import Details
+
+def section(results, options: dict, scenes) -> list:
+    from spatialprobe.report import Details, Table, Text, fmt
     from spatialprobe.results.pooling import pooled_difference
 
     rows, per_seed = [], []
@@ -73,8 +76,8 @@ def section(results, options: dict, scenes) -> list:
                    "(b) the referent's box read at `<eos>` of `where is <expression>`, (c) captions conditioned on a box prompt. "
                    "Baselines know no image: the word's mean training box, the mean referent box, the whole-image caption. The head on the "
                    "linear connector (which keeps location) is the head's positive control. Seeds pooled; head − baseline paired."),
-              Table(["model", "task", "condition", "seeds", "metrics [95% CI]", "", ""], [r + [""] * (7 - len(r)) for r in rows]),
-              Details("Per lab seed", [Table(["model", "task", "condition", "lab seed", "metrics [95% CI]", "", ""], [r + [""] * (7 - len(r)) for r in per_seed])])]
+              Table(["model", "task", "condition", "seeds", "metrics [95% CI]", "", ""], _padded(rows)),
+              Details("Per lab seed", [Table(["model", "task", "condition", "lab seed", "metrics [95% CI]", "", ""], _padded(per_seed))])]
     overlay = _overlays(results, options["models"][-1], scenes)
     return blocks + ([overlay] if overlay else [])
 

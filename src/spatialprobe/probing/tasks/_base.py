@@ -54,13 +54,13 @@ class Task:
 
     def check_options(self, options: dict, where: str) -> None:
         """Refuse unknown options (naming the nearest valid one) and invalid values, before any work."""
-        import difflib
+        from spatialprobe.registry import nearest
 
         for key, value in options.items():
             if key not in self.options:
-                near = difflib.get_close_matches(str(key), list(self.options), n=1)
+                near = nearest(key, self.options)
                 valid = ", ".join(self.options) or "none"
-                raise ProbingError(f"{where}.{key}: unknown {self.name} option" + (f"; did you mean {near[0]!r}?" if near else "") + f" (valid: {valid})")
+                raise ProbingError(f"{where}.{key}: unknown {self.name} option" + (f"; did you mean {near!r}?" if near else "") + f" (valid: {valid})")
             if not self.options[key].check(value):
                 raise ProbingError(f"{where}.{key}: expected {self.options[key].expect}, got {value!r}")
 
