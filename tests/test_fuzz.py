@@ -1,8 +1,12 @@
-"""Random mutations of valid inputs either load (and round-trip) or raise the project's own error type."""
+"""Random mutations of valid inputs either load (and round-trip) or raise the project's own error type.
+
+Derandomised so CI is reproducible; `SPATIALPROBE_FUZZ=5000` draws that many fresh random examples instead.
+"""
 
 from __future__ import annotations
 
 import copy
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +19,9 @@ from test_scene_format import _scene
 
 VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 100), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6),
                    st.lists(st.integers(-2, 50), max_size=5), st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+
+EXPLORE = int(os.environ.get("SPATIALPROBE_FUZZ", "0"))
+FUZZ = settings(max_examples=EXPLORE or 300, derandomize=not EXPLORE, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _paths(obj, prefix=()):
@@ -49,7 +56,7 @@ def _mutate(tree, data):
     return tree
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@FUZZ
 @given(st.data())
 def test_a_mutated_scene_record_loads_identically_or_is_a_scene_format_error(data):
     record = _mutate(scene_to_json(_scene()), data)
@@ -65,7 +72,7 @@ CONFIG = {"model": "toy:tiny-qformer", "data": "data/x", "sites": ["connector.ou
           "neural": {"epochs": 5, "hidden": 64}, "protocols": ["frozen"]}
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@FUZZ
 @given(st.data())
 def test_a_mutated_probe_config_parses_or_is_a_config_error(data):
     try:

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 from pathlib import Path
 
@@ -59,6 +60,16 @@ def _scene() -> Scene:
 def test_scene_json_round_trip():
     scene = _scene()
     assert scene_from_json(json.loads(json.dumps(scene_to_json(scene)))) == scene
+
+
+def test_fractional_coordinates_and_visibility_round_trip_exactly():
+    """Found by the fuzzer: writing rounded coordinates moved a box by 0.0005 px on every save."""
+    frame = (40, 30)
+    first, second = _scene().objects
+    moved = dataclasses.replace(first, box=Box.xyxy(0.0625, 1 / 3, 10.123456789, 10, frame), visible=0.123456)
+    scene = dataclasses.replace(_scene(), objects=(moved, second))
+    again = scene_from_json(json.loads(json.dumps(scene_to_json(scene))))
+    assert again == scene
 
 
 def test_masks_decode_from_rle_and_polygons():

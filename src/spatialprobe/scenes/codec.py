@@ -109,8 +109,8 @@ def box_to_json(box: Box) -> dict:
 
 
 def _compact(v: float) -> float | int:
-    r = round(v, 3)
-    return int(r) if r == int(r) else r
+    """Whole numbers as ints, everything else exactly (JSON floats round-trip; rounding here would move boxes)."""
+    return int(v) if v == int(v) else float(v)
 
 
 def _mask_from_json(value: Any, path: str) -> Mask | None:
@@ -165,7 +165,7 @@ def _object_to_json(o: SceneObject) -> dict:
     if o.mask is not None:
         d["mask"] = _mask_to_json(o.mask)
     if o.visible != 1.0:
-        d["visible"] = round(o.visible, 4)
+        d["visible"] = o.visible
     if o.crowd:
         d["crowd"] = True
     if o.meta:
