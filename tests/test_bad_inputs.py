@@ -46,6 +46,18 @@ def _probe(extra: str):
     return damage
 
 
+def _stored(damage):
+    """Extract the dataset into ``{tmp}/store`` (``{tmp}/s`` links to the store), then damage it."""
+
+    def run(root) -> None:
+        main([a.format(data=root, tmp=root.parent) for a in EXTRACT])
+        store = next((root.parent / "store").iterdir())
+        (root.parent / "s").symlink_to(store)
+        damage(store)
+
+    return run
+
+
 SYNTH = ["scenes", "synth", "--out", "{tmp}/new", "--quiet", "--workers", "1", "--n", "4"]
 EXTRACT = ["extract", "--model", "toy:tiny-qformer", "--data", "{data}", "--sites", "connector.out", "--store", "{tmp}/store", "--quiet"]
 ROWS = [
@@ -104,6 +116,9 @@ ROWS = [
     (["demo", "--threads", "-1"], None, "argument --threads: expected a positive integer"),
     (["report", "{tmp}/nothing"], None, "nothing"),
     (["store", "verify", "{tmp}/nothing"], None, "nothing"),
+    (["store", "verify", "{tmp}/s"], _stored(lambda d: (d / "layouts.json").write_text("[1")), "layouts.json: unusable"),
+    (["store", "verify", "--repair", "{tmp}/s"], _stored(lambda d: (d / "key.json").write_text("{}")), "cannot be repaired"),
+    (["store", "rm", "{data}"], None, "not a feature store (no key.json); nothing removed"),
     (["probe", "{tmp}/missing.yaml"], None, "missing.yaml"),
     (["probe", "--threads", "0", "{tmp}/p.yaml"], None, "argument --threads: expected a positive integer"),
     (["probe", "{tmp}/p.yaml"], _probe("batch_size: big\n"), "batch_size"),

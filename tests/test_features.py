@@ -144,17 +144,114 @@ def test_verify_finds_truncated_and_tampered_shards_and_deletes_nothing(stored, 
     array[0, 0, 0] += 1
     np.save(tampered, array)
     problems = verify(copy)
-    assert len(problems) == 2 and "00001.npy" in problems[0] and "00002.npy" in problems[1]
+    assert len(problems) == 2 and "00001.npy" in str(problems[0]) and "00002.npy" in str(problems[1])
+    assert [p.shard for p in problems] == [1, 2]
     assert truncated.exists() and tampered.exists()
-    with pytest.raises(StoreError, match="unreadable|disagrees"):
+    with pytest.raises(StoreError, match="failed verification"):
         FeatureStore(copy).take("vision.layer.0", np.arange(40, 50))
+
+
+def _nan_in_place(path: Path, index=(0, 0, 0)) -> None:
+    """Same size, same header: a NaN written into the array's bytes (what bit rot or a stray write does)."""
+    array = np.load(path, mmap_mode="r+")
+    array[index] = np.nan
+    array.flush()
+
+
+def test_same_size_nan_corruption_is_refused_on_read_with_the_repair_command(stored, tmp_path, capsys):
+    """Issue 15.5: a probe read a NaN-corrupted store at rc 0 (0.025 → 0.051)."""
+    from spatialprobe.cli.main import main
+
+    copy = tmp_path / "stores" / stored.directory.name
+    shutil.copytree(stored.directory, copy)
+    _nan_in_place(copy / "sites/connector.out/00001.npy")
+    with pytest.raises(StoreError, match=r"failed verification:\n  .*00001.npy: sha256 differs(.|\n)*store verify --repair"):
+        FeatureStore(copy)
+    assert main(["store", "ls", str(tmp_path / "stores")]) == 0
+    assert "FAILED verification" in capsys.readouterr().out
+
+
+def test_values_that_turn_non_finite_after_the_store_was_opened_are_refused(stored, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(stored.directory, copy)
+    fs = FeatureStore(copy)
+    fs.take("connector.out", np.arange(40))  # maps the shards
+    _nan_in_place(copy / "sites/connector.out/00001.npy", (2, 0, 0))
+    assert np.isfinite(fs.take("connector.out", np.arange(30))).all()  # shard 0 is intact
+    with pytest.raises(StoreError, match=rf"NaN or Inf values in stored rows of scenes \['{fs.scene_ids[34]}'\]"):
+        fs.take("connector.out", np.arange(30, 40))
+
+
+def test_a_store_is_hashed_once_per_process_and_again_when_its_files_change(stored, tmp_path, monkeypatch):
+    from spatialprobe.features import reader
+
+    copy = tmp_path / "copy"
+    shutil.copytree(stored.directory, copy)
+    hashed = []
+    real = reader.sha256_file
+    monkeypatch.setattr(reader, "sha256_file", lambda path: hashed.append(path) or real(path))
+    FeatureStore(copy)
+    files = len(hashed)
+    assert files == len(list(copy.glob("sites/*/*.npy")) + list(copy.glob("objects/*.npy")))
+    FeatureStore(copy)
+    assert len(hashed) == files
+    _nan_in_place(copy / "objects/00000.boxes.npy", (0, 0))
+    with pytest.raises(StoreError, match="00000.boxes.npy: sha256 differs"):
+        FeatureStore(copy)
+
+
+def test_verify_repair_re_extracts_exactly_the_damaged_shards_to_the_same_bytes(stored, tmp_path, capsys):
+    from spatialprobe.cli.main import main
+
+    copy = tmp_path / stored.directory.name
+    shutil.copytree(stored.directory, copy)
+    _nan_in_place(copy / "sites/vision.layer.1/00002.npy")
+    (copy / "layouts.json").write_text("{garbage")
+    (copy / "shards/00003.json").write_text("[]")
+    untouched = {p: p.stat().st_mtime_ns for p in copy.glob("sites/*/0000[01].npy")}
+    assert main(["store", "verify", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert "layouts.json: unusable" in err and "00003.json: not a valid shard record" in err and f"repair: spatialprobe store verify --repair {copy}" in err
+    assert main(["store", "verify", "--repair", "--quiet", str(copy)]) == 0
+    assert "re-extracting shard(s) [2, 3]" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in untouched} == untouched
+    assert _tree(copy, skip=("manifest.json", "key.json", ".lock")) == _tree(stored.directory, skip=("manifest.json", "key.json", ".lock"))
+    assert verify(copy) == [] and FeatureStore(copy).manifest["store_hash"] == FeatureStore(stored.directory).manifest["store_hash"]
+
+
+def test_extract_redo_bad_and_verify_cover_key_and_manifest(stored, data, model, tmp_path):
+    root = tmp_path / "root"
+    copy = root / stored.directory.name
+    shutil.copytree(stored.directory, copy)
+    _nan_in_place(copy / "objects/00001.coverage.npy", (0, 0))
+    result = extract(model, data, SITES, root=root, shard_size=32, batch_size=16, progress=False, redo_bad=True)
+    assert result.written == [1] and verify(copy) == []
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "shards": manifest["shards"][:-1]}))
+    assert [str(p).split(": ", 1)[1] for p in verify(copy)] == ["disagrees with key.json or the shard records"]
+    (copy / "key.json").write_text("nope")
+    assert "store rm" in str(verify(copy)[0])
+    with pytest.raises(StoreError, match="store rm"):
+        extract(model, data, SITES, root=root, shard_size=32, batch_size=16, progress=False, redo_bad=True)
+
+
+def test_store_rm_removes_stores_and_refuses_anything_else(stored, tmp_path, capsys):
+    from spatialprobe.cli.main import main
+
+    copy = tmp_path / "copy"
+    shutil.copytree(stored.directory, copy)
+    other = tmp_path / "other"
+    other.mkdir()
+    assert main(["store", "rm", str(copy), str(other)]) == 2 and copy.exists()
+    assert "not a feature store" in capsys.readouterr().err
+    assert main(["store", "rm", str(copy)]) == 0 and not copy.exists()
 
 
 def test_a_shard_whose_shape_disagrees_with_the_manifest_is_refused(stored, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(stored.directory, copy)
     np.save(copy / "sites/connector.out/00000.npy", np.zeros((32, 7, 64), np.float16))
-    with pytest.raises(StoreError, match="disagrees with the manifest"):
+    with pytest.raises(StoreError, match="00000.npy: sha256 differs"):
         FeatureStore(copy).take("connector.out", np.arange(3))
 
 

@@ -1,4 +1,4 @@
-"""`spatialprobe extract` and `spatialprobe store verify | ls | merge`."""
+"""`spatialprobe extract` and `spatialprobe store verify | ls | merge | rm`."""
 
 from __future__ import annotations
 
@@ -31,14 +31,22 @@ def add_parser(sub) -> None:
     ex.add_argument("--device", default="cpu")
     ex.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     ex.add_argument("--trust-remote-code", action="store_true")
+    ex.add_argument("--redo-bad", action="store_true", help="verify the store first and extract again exactly the shards that fail")
     ex.add_argument("--quiet", action="store_true")
     ex.set_defaults(run=_extract)
 
     store = sub.add_parser("store", help="inspect, verify and merge feature stores")
     cmds = store.add_subparsers(dest="store_command", metavar="SUBCOMMAND", required=True)
-    verify = cmds.add_parser("verify", help="re-hash every shard file of a store")
+    verify = cmds.add_parser("verify", help="check every file of a store (sha256 of each shard file, key, layouts, manifest)")
     verify.add_argument("directory", type=Path)
+    verify.add_argument("--repair", action="store_true", help="re-extract exactly the damaged shards (from the model and dataset key.json names)")
+    verify.add_argument("--device", default="cpu", help="with --repair: where the model runs")
+    verify.add_argument("--trust-remote-code", action="store_true", help="with --repair: as the extraction was run")
+    verify.add_argument("--quiet", action="store_true")
     verify.set_defaults(run=_verify)
+    rm = cmds.add_parser("rm", help="delete feature stores (directories holding a key.json)")
+    rm.add_argument("directories", nargs="+", type=Path)
+    rm.set_defaults(run=_rm)
     ls = cmds.add_parser("ls", help="list the stores under a root")
     ls.add_argument("root", nargs="?", type=Path, default=None)
     ls.set_defaults(run=_ls)
@@ -69,6 +77,7 @@ def _extract(args) -> int:
         shard_size=args.shard_size,
         shard=args.shard,
         progress=not args.quiet,
+        redo_bad=args.redo_bad,
     )
     print(f"store {result.directory}: wrote {len(result.written)} shards, skipped {len(result.skipped)} finished ones")
     if not result.merged:
@@ -81,9 +90,36 @@ def _verify(args) -> int:
     from spatialprobe.features.reader import verify
 
     problems = verify(args.directory)
+    if problems and args.repair:
+        from spatialprobe.features.extraction import repair
+        from spatialprobe.features.reader import refuse_unrepairable
+
+        refuse_unrepairable(problems)
+        shards = sorted({p.shard for p in problems if p.shard is not None})
+        print(f"{args.directory}: {len(problems)} problem(s); re-extracting shard(s) {shards}")
+        result = repair(args.directory, device=args.device, trust_remote_code=args.trust_remote_code, progress=not args.quiet)
+        print(f"re-extracted {len(result.written)} shard(s)")
+        problems = verify(args.directory)
     if problems:
-        raise UserError("store verification failed:\n  " + "\n  ".join(problems))
-    print(f"{args.directory}: every file matches its recorded sha256")
+        hint = "" if args.repair else f"\nrepair: spatialprobe store verify --repair {args.directory}"
+        raise UserError("store verification failed:\n  " + "\n  ".join(str(p) for p in problems) + hint)
+    print(f"{args.directory}: every file matches its record")
+    return 0
+
+
+def _rm(args) -> int:
+    import shutil
+
+    from spatialprobe.cli.main import UserError
+    from spatialprobe.features.store import locked
+
+    for directory in args.directories:
+        if not (directory / "key.json").exists() and not (directory / "shards").is_dir():
+            raise UserError(f"{directory}: not a feature store (no key.json); nothing removed")
+    for directory in args.directories:
+        with locked(directory):  # not while an extraction writes it
+            shutil.rmtree(directory)
+        print(f"removed {directory}")
     return 0
 
 

@@ -20,6 +20,7 @@ from spatialprobe import __version__
 from spatialprobe.features import store as st
 from spatialprobe.features.key import content_key, dataset_fingerprint, weights_fingerprint
 from spatialprobe.models.adapter import Adapter
+from spatialprobe.models.loading import RANDOM_INIT
 from spatialprobe.models.sites import expand
 from spatialprobe.scenes.dataset import SceneDataset
 from spatialprobe.scenes.record import Scene
@@ -182,19 +183,56 @@ def extract(
     shard_size: int = DEFAULT_SHARD_SIZE,
     shard: tuple[int, int] | None = None,
     progress: bool = True,
+    redo_bad: bool = False,
 ) -> ExtractResult:
-    """Extract into ``root/<key>``; resumes finished shards; merges when this process ran them all."""
-    from spatialprobe.results.origin import provenance
+    """Extract into ``root/<key>``; resumes finished shards; merges when this process ran them all.
+
+    ``redo_bad``: first verify the store and extract again exactly the shards that failed.
+    """
+    from spatialprobe.features import reader
 
     spec, scenes = plan(adapter, dataset, sites, split=split, limit=limit, batch_size=batch_size, shard_size=shard_size)
     directory = Path(root or default_root()) / spec.key
-    st.prepare(directory, spec)
     rank, size = shard or world()
     if not 0 <= rank < size:
         raise ExtractionError(f"shard {rank}/{size}: need 0 ≤ i < n")
     mine = [k for k in range(len(spec.shard_scenes)) if k % size == rank]
     with st.locked(directory):  # a second process on the same store waits, then skips the finished shards
-        return _extract_shards(adapter, dataset, spec, scenes, directory, mine, rank, size, batch_size, progress)
+        if redo_bad and (directory / "key.json").exists():
+            problems = reader.verify(directory)
+            reader.refuse_unrepairable(problems)
+            if any(p.path.name == "layouts.json" for p in problems):
+                (directory / "layouts.json").unlink()
+            st.forget_shards(directory, sorted({p.shard for p in problems if p.shard is not None}))
+        st.prepare(directory, spec, {"model": adapter.name.removesuffix(RANDOM_INIT), "random_init": adapter.name.endswith(RANDOM_INIT),
+                                     "data": str(dataset.root), "dtype": str(adapter.dtype).removeprefix("torch.")})
+        result = _extract_shards(adapter, dataset, spec, scenes, directory, mine, rank, size, batch_size, progress)
+        if result.merged and not result.skipped:
+            reader.trust(directory)  # every file was hashed as this process wrote it
+        return result
+
+
+def repair(directory: str | Path, device: str = "cpu", trust_remote_code: bool = False, progress: bool = True) -> ExtractResult:
+    """Re-extract exactly the damaged shards of a store, from the model and dataset its key.json
+    names, after checking they still produce the same store key."""
+    from spatialprobe.features.reader import read_json, refuse_unrepairable, verify
+    from spatialprobe.models import load_model
+
+    directory = Path(directory)
+    refuse_unrepairable(verify(directory))
+    body = read_json(directory / "key.json")
+    origin, comp = body.get("origin") or {}, body["components"]
+    if not origin.get("model") or not origin.get("data"):
+        raise st.StoreError(f"{directory / 'key.json'}: records no model and dataset to re-extract from; run the original "
+                            "`spatialprobe extract` command again with --redo-bad")
+    adapter = load_model(origin["model"], dtype=origin["dtype"], device=device, trust_remote_code=trust_remote_code, random_init=origin.get("random_init", False))
+    dataset = SceneDataset(origin["data"])
+    spec, _ = plan(adapter, dataset, comp["sites"], split=comp["split"], limit=comp["limit"], batch_size=comp["batch_size"], shard_size=comp["shard_size"])
+    if spec.key != body["key"]:
+        raise st.StoreError(f"{directory}: {origin['model']} on {origin['data']} now gives store key {spec.key}, not {body['key']} "
+                            "(the model or dataset changed since extraction): remove this store with `spatialprobe store rm` and extract again")
+    return extract(adapter, dataset, comp["sites"], root=directory.parent, split=comp["split"], limit=comp["limit"], batch_size=comp["batch_size"],
+                   shard_size=comp["shard_size"], shard=(0, 1), progress=progress, redo_bad=True)
 
 
 def _extract_shards(adapter, dataset, spec, scenes, directory: Path, mine: list[int], rank: int, size: int, batch_size: int, progress: bool) -> ExtractResult:

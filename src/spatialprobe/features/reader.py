@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -24,13 +26,11 @@ class FeatureStore:
         if not path.exists():
             hint = " (shards exist: run `spatialprobe store merge` or finish the extraction)" if (self.dir / "shards").is_dir() else ""
             raise StoreError(f"{self.dir}: no manifest.json — not a finished feature store{hint}")
-        try:
-            self.manifest = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise StoreError(f"{path}: not valid JSON ({err.msg})") from None
+        self.manifest = read_json(path)
         if self.manifest.get("format") != FORMAT:
             raise StoreError(f"{path}: format {self.manifest.get('format')!r}, expected {FORMAT!r}")
-        stored = json.loads((self.dir / "layouts.json").read_text())
+        check(self.dir)
+        stored = read_json(self.dir / "layouts.json")
         self.layouts = {s: TokenLayout.from_json(stored[s]) for s in self.manifest["components"]["sites"]}  # flow order
         self._shards = self.manifest["shards"]
         self._starts = np.cumsum([0] + [r["rows"] for r in self._shards])
@@ -62,11 +62,11 @@ class FeatureStore:
         try:
             array = np.load(self.dir / rel, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as err:
-            raise StoreError(f"{self.dir / rel}: unreadable ({err}); run `spatialprobe store verify {self.dir}`") from None
+            raise StoreError(f"{self.dir / rel}: unreadable ({err}); {REPAIR.format(dir=self.dir)}") from None
         if list(array.shape) != record["shape"] or str(array.dtype) != record["dtype"]:
             raise StoreError(
                 f"{self.dir / rel}: shape {list(array.shape)} {array.dtype} disagrees with the manifest "
-                f"({record['shape']} {record['dtype']}); run `spatialprobe store verify {self.dir}`"
+                f"({record['shape']} {record['dtype']}); {REPAIR.format(dir=self.dir)}"
             )
         return array
 
@@ -96,6 +96,9 @@ class FeatureStore:
             sel = order[bounds[k] : bounds[k + 1]]
             block = maps[k][rows[sel] - self._starts[k]]
             out[sel] = block if tokens is None else block[:, tokens]
+        if not np.isfinite(out).all():  # extraction refuses NaN / Inf, so a stored one is damage
+            bad = sorted({self.scene_ids[r] for r, ok in zip(rows, np.isfinite(out).reshape(len(out), -1).all(axis=1)) if not ok})
+            raise StoreError(f"{self.dir}: site {site}: NaN or Inf values in stored rows of scenes {bad[:5]} (the store is damaged); {REPAIR.format(dir=self.dir)}")
         if dtype is not None and np.dtype(dtype) != out.dtype:
             out = torch.from_numpy(out).to(getattr(torch, np.dtype(dtype).name)).numpy()
         return out
@@ -118,34 +121,152 @@ class FeatureStore:
         }
 
 
-def verify(directory: str | Path) -> list[str]:
-    """Re-hash every file against its shard record; returns the problems (empty = intact)."""
+REPAIR = "repair it with `spatialprobe store verify --repair {dir}` (re-extracts exactly the damaged shards)"
+FAILED = ".failed.json"
+"""Written into a store whose verification failed (`store ls` shows it); removed once it verifies."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a store; ``shard``: the shard that re-extracting would fix (None: the whole store)."""
+
+    path: Path
+    message: str
+    shard: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StoreError(f"{path}: missing") from None
+    except (OSError, ValueError) as err:
+        raise StoreError(f"{path}: not valid JSON ({err})") from None
+
+
+def _shard_problems(directory: Path, k: int, scenes: list[str]) -> list[Problem]:
+    path = directory / "shards" / f"{shard_name(k)}.json"
+    if not path.exists():
+        return [Problem(path, "missing (the shard is unfinished)", k)]
+    try:
+        record = read_json(path)
+        files = record["files"]
+        if record.get("shard") != k or record.get("scenes") != scenes:
+            return [Problem(path, "names other scenes than key.json assigns to this shard", k)]
+    except (StoreError, KeyError, TypeError):
+        return [Problem(path, "not a valid shard record", k)]
+    out = []
+    for rel, expected in files.items():
+        file = directory / rel
+        if not file.exists():
+            out.append(Problem(file, "missing", k))
+        elif sha256_file(file) != expected.get("sha256"):
+            out.append(Problem(file, f"sha256 differs from {path.name} (truncated or modified)", k))
+    return out
+
+
+def verify(directory: str | Path) -> list[Problem]:
+    """Check every file of a store: key.json, layouts.json, every shard record and the sha256 of
+    every file it lists, and manifest.json against them. Returns the problems (empty = intact);
+    changes nothing but the store's failure marker (`FAILED`)."""
     directory = Path(directory)
+    if not (directory / "key.json").exists() and not (directory / "shards").is_dir():
+        return [Problem(directory, "no key.json and no shards/ — not a feature store")]
+    try:
+        keyfile = read_json(directory / "key.json")
+        assignment, sites = keyfile["shards"], keyfile["components"]["sites"]
+    except (StoreError, KeyError, TypeError) as err:
+        return _mark(directory, [Problem(directory / "key.json", f"unusable ({err}): the store cannot be repaired; remove it with `spatialprobe store rm {directory}` and extract again")])
     problems = []
-    shard_dir = directory / "shards"
-    if not shard_dir.is_dir():
-        return [f"{directory}: no shards/ directory — not a feature store"]
-    for record_path in sorted(shard_dir.glob("*.json")):
-        record = json.loads(record_path.read_text())
-        for rel, expected in record["files"].items():
-            path = directory / rel
-            if not path.exists():
-                problems.append(f"{path}: missing")
-            elif sha256_file(path) != expected["sha256"]:
-                problems.append(f"{path}: sha256 differs from {record_path.name} (truncated or modified)")
-    if not (directory / "manifest.json").exists():
-        problems.append(f"{directory}: no manifest.json (unfinished, or not merged yet)")
+    try:
+        layouts = read_json(directory / "layouts.json")
+        if not isinstance(layouts, dict) or sorted(layouts) != sorted(sites):
+            problems.append(Problem(directory / "layouts.json", f"does not hold the layouts of the sites {sites}"))
+        else:
+            for site, layout in layouts.items():
+                TokenLayout.from_json(layout)
+    except (StoreError, KeyError, TypeError, ValueError) as err:
+        problems.append(Problem(directory / "layouts.json", f"unusable ({err})"))
+    for k, scenes in enumerate(assignment):
+        problems += _shard_problems(directory, k, scenes)
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.exists():
+        if not problems:
+            problems.append(Problem(manifest_path, "missing (every shard is done: run `spatialprobe store merge`)"))
+    else:
+        try:
+            manifest = read_json(manifest_path)
+            records = [read_json(directory / "shards" / f"{shard_name(k)}.json") for k in range(len(assignment))] if not problems else None
+            if manifest.get("key") != keyfile["key"] or (records is not None and manifest.get("shards") != records):
+                problems.append(Problem(manifest_path, "disagrees with key.json or the shard records"))
+        except StoreError as err:
+            problems.append(Problem(manifest_path, str(err).removeprefix(f"{manifest_path}: ")))
+    return _mark(directory, problems)
+
+
+def refuse_unrepairable(problems: list[Problem]) -> None:
+    """Raise for a store whose key.json is unusable: nothing says what to re-extract."""
+    for p in problems:
+        if p.path.name == "key.json":
+            raise StoreError(str(p))
+
+
+def _mark(directory: Path, problems: list[Problem]) -> list[Problem]:
+    """Record (or clear) the outcome in the store, so `store ls` shows a failed store as such."""
+    marker = directory / FAILED
+    with contextlib.suppress(OSError):  # a read-only store is still verified, only not marked
+        if problems:
+            marker.write_text(json.dumps([str(p) for p in problems], indent=1) + "\n")
+        else:
+            marker.unlink(missing_ok=True)
+    _VERIFIED[str(directory.resolve())] = _stamp(directory) if not problems else None
     return problems
 
 
+_VERIFIED: dict[str, tuple | None] = {}
+"""Per store of this process: the file stamp (names, sizes, mtimes) it last verified clean at."""
+
+
+def _stamp(directory: Path) -> tuple:
+    return tuple(sorted((str(p.relative_to(directory)), p.stat().st_size, p.stat().st_mtime_ns)
+                        for p in directory.rglob("*") if p.is_file() and not p.name.startswith(".")))
+
+
+def check(directory: str | Path) -> None:
+    """Verify a store fully once per process, and again whenever its files changed; refuse a damaged one."""
+    directory = Path(directory)
+    if _VERIFIED.get(str(directory.resolve())) == _stamp(directory):
+        return
+    problems = verify(directory)
+    if problems:
+        listed = "\n  ".join(str(p) for p in problems[:5]) + (f"\n  … and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise StoreError(f"{directory}: the store failed verification:\n  {listed}\n{REPAIR.format(dir=directory)}")
+
+
+def trust(directory: str | Path) -> None:
+    """Mark a store this process has just written (and hashed while writing) as verified."""
+    directory = Path(directory)
+    (directory / FAILED).unlink(missing_ok=True)
+    _VERIFIED[str(directory.resolve())] = _stamp(directory)
+
+
 def list_stores(root: str | Path) -> list[dict]:
-    """Every store under ``root``: key, model, sites, rows, state."""
+    """Every store under ``root``: key, model, sites, split, state (complete, k/n shards, FAILED verification, unreadable)."""
     out = []
     for keyfile in sorted(Path(root).glob("*/key.json")):
         d = keyfile.parent
-        body = json.loads(keyfile.read_text())
-        comp = body["components"]
+        try:
+            body = read_json(keyfile)
+            comp, n = body["components"], len(body["shards"])
+        except (StoreError, KeyError, TypeError):
+            out.append({"dir": str(d), "key": d.name, "model": None, "sites": [], "data": None, "split": None, "state": "unreadable key.json"})
+            continue
         done = len(list((d / "shards").glob("*.json"))) if (d / "shards").is_dir() else 0
-        state = "complete" if (d / "manifest.json").exists() else f"{done}/{len(body['shards'])} shards"
+        state = "complete" if (d / "manifest.json").exists() else f"{done}/{n} shards"
+        if (d / FAILED).exists():
+            state = "FAILED verification"
         out.append({"dir": str(d), "key": body["key"], "model": comp.get("model"), "sites": comp.get("sites"), "data": comp.get("dataset"), "split": comp.get("split"), "state": state})
     return out

@@ -101,18 +101,33 @@ def locked(directory: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def prepare(directory: Path, spec: StoreSpec) -> None:
-    """Create the store directory (idempotent across processes) with its key and layouts."""
+def prepare(directory: Path, spec: StoreSpec, origin: dict | None = None) -> None:
+    """Create the store directory (idempotent across processes) with its key and layouts.
+
+    ``origin`` (the model spec and dataset path it came from; not part of the key) lets
+    `spatialprobe store verify --repair` re-extract damaged shards by itself.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     key_path = directory / "key.json"
     body = {"key": spec.key, "components": spec.components, "shards": spec.shard_scenes}
     if key_path.exists():
-        existing = json.loads(key_path.read_text())
-        if existing != json.loads(json.dumps(body, default=str)):
+        try:
+            existing = json.loads(key_path.read_text())
+        except ValueError:
+            raise StoreError(f"{key_path}: not valid JSON; remove the store with `spatialprobe store rm {directory}` and extract again") from None
+        if {k: existing.get(k) for k in body} != json.loads(json.dumps(body, default=str)):
             raise StoreError(f"{key_path}: a different extraction already uses this directory")
     else:
-        write_json(key_path, body)
+        write_json(key_path, {**body, "origin": origin or {}})
+    if not (directory / "layouts.json").exists():  # also rewrites one that `--redo-bad` found damaged
         write_json(directory / "layouts.json", {site: layout.to_json() for site, layout in spec.layouts.items()})
+
+
+def forget_shards(directory: Path, shards: list[int]) -> None:
+    """Remove the records of shards to be extracted again (their files are overwritten) and the manifest."""
+    for k in shards:
+        (directory / "shards" / f"{shard_name(k)}.json").unlink(missing_ok=True)
+    (directory / "manifest.json").unlink(missing_ok=True)
 
 
 def shard_done(directory: Path, k: int) -> bool:

@@ -29,6 +29,8 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 
 RANDOM_INIT_SEED = 12345
+RANDOM_INIT = " (random init)"
+"""Appended to the name of a model loaded with ``random_init``."""
 
 
 def check_device(device: str) -> None:
@@ -81,7 +83,7 @@ def _load_toy(spec: str, target: str, dtype: str, device: str, random_init: bool
         raise ModelLoadError(f"{spec}: no toy preset or directory {target!r}; presets: {', '.join(toy.PRESETS)}")
     if random_init:
         model = toy.build(model.config, seed=RANDOM_INIT_SEED)
-        spec = f"{spec} (random init)"
+        spec = f"{spec}{RANDOM_INIT}"
     cfg = model.config
     preprocess = Preprocess(resize=("exact", (cfg.image_size, cfg.image_size)), mean=(0.5,) * 3, std=(0.25,) * 3)
     card = MODELS.get("toy")
@@ -132,7 +134,7 @@ def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code:
         with torch.random.fork_rng():
             torch.manual_seed(RANDOM_INIT_SEED)
             model = cls._from_config(model.config, dtype=DTYPES[dtype])
-        spec = f"{spec} (random init)"
+        spec = f"{spec}{RANDOM_INIT}"
     if card.submodule and hasattr(model, card.submodule):
         model = getattr(model, card.submodule)
     preprocess, note = _hf_preprocess(target, model)
