@@ -100,6 +100,59 @@ def test_plan_errors_name_the_file_and_field(tmp_path):
         Plan.from_yaml(bad)
 
 
+def _demo_with(edit) -> dict:
+    import yaml
+
+    from spatialprobe.cli.demo import DEMO as demo_path
+
+    d = yaml.safe_load(demo_path.read_text())
+    edit(d)
+    return d
+
+
+def _claim(d, i, side, **change):
+    d["claims"][i][side] = {**d["claims"][i][side], **change}
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["claims"][0].update(metric="ACC@0.55"), "claims[0].metric: the records a selects have no metric 'ACC@0.55' (did you mean 'ACC@0.5'?)"),
+    (lambda d: _claim(d, 0, "a", model="lab:qformer+coarse@contrastiv"), "claims[0].a: model: no step of the plan writes 'lab:qformer+coarse@contrastiv' (did you mean 'lab:qformer+coarse@contrastive'?)"),
+    (lambda d: _claim(d, 1, "b", control="frozn"), "claims[1].b: control: no step of the plan writes 'frozn' (did you mean 'frozen'?)"),
+    (lambda d: _claim(d, 0, "a", task="region_cell"), "claims[0].a: control: no step of the plan writes 'joint'"),  # not run at the default scale
+    (lambda d: _claim(d, 3, "a", site="vision.out"), "claims[3].a: site: no step of the plan writes 'vision.out'"),
+    (lambda d: d["claims"][3]["control"].update(metric="acuracy"), "claims[3].control.metric: the records control.a selects have no metric 'acuracy'"),
+    (lambda d: _claim(d, 5, "a", options={"source": "tertiary"}), "claims[5].a: options: no step of the plan writes {'source': 'tertiary'}"),
+    (lambda d: d["studies"]["lost_in_space"].update(refrences=["linear+coarse@contrastive"]), "studies.lost_in_space.refrences: unknown option; did you mean 'references'?"),
+    (lambda d: d["studies"]["pixel"].update(models=["linear+coarse@contrastive", "qformer+location@contrastive"]),
+     "studies.pixel.models: ['qformer+location@contrastive'] are not lab connectors"),
+])
+def test_a_plan_typo_is_an_error_before_any_work(edit, message, tmp_path, monkeypatch):
+    """Issue 15.6: a misspelled claim metric or model showed as INCONCLUSIVE after a full run."""
+    from spatialprobe.experiments.runner import run_plan
+    from spatialprobe.lab import build
+
+    monkeypatch.setattr(build, "train_lab", lambda *a, **k: pytest.fail("the lab started before the plan was checked"))
+    with pytest.raises(PlanError) as err:
+        run_plan(Plan.from_dict(_demo_with(edit)), tmp_path / "runs", progress=False, say=lambda *_: None)
+    assert message in str(err.value)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_every_record_of_a_run_lies_inside_its_steps_outline(quick_run):
+    """The outlines a plan is checked against are what the steps really write (no false refusals)."""
+    from spatialprobe.experiments.resolve import planned_steps
+
+    _, run, _ = quick_run
+    for step in planned_steps(Plan.from_run(run)):
+        records = ResultStore(run / "steps" / step.id / "results").records()
+        assert records and step.outline, step.id
+        for r in records:
+            selector = {"task": r.task, "model": r.model, "site": r.site, "probe": r.probe, "protocol": r.protocol, "seed": r.seed,
+                        "control": r.condition.get("control"), "pool": r.condition.get("pool"), "options": r.condition.get("options", {})}
+            metrics = {m.split("[")[0] for m in r.metrics}  # ``accuracy[size=small]``: one item group's
+            assert any(o.mismatch(selector) is None and metrics <= o.metrics for o in step.outline), (step.id, selector, sorted(metrics))
+
+
 def test_scales_merge_into_the_plan():
     from spatialprobe.cli.demo import DEMO as demo_path
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from spatialprobe.features import FeatureStore, extract
+from spatialprobe.features import FeatureStore, StoreError, extract
 from spatialprobe.geometry import Box
 from spatialprobe.models import load_model
 from spatialprobe.probing import ProbeConfig, ProbingError, run
@@ -167,6 +167,24 @@ def test_the_control_task_is_memorisable_and_not_readable_from_noise():
     assert (fit(noise) == c[split == "test"]).mean() < 0.45  # no access to the type: about chance (~1/4)
 
 
+def test_baselines_and_task_metrics_are_the_names_plans_are_checked_against():
+    """`BASELINES` and each task's ``metric_names`` are what a plan's claims resolve against before a run."""
+    from spatialprobe.probing.controls import BASELINES, baselines
+    from spatialprobe.probing.items import Items
+
+    n = 12
+    split = np.array(["probe_train"] * 8 + ["test"] * 4)
+    for kind, target in (("classification", np.arange(n) % 3), ("multilabel", np.eye(3)[np.arange(n) % 3]), ("regression", np.full((n, 4), 0.5))):
+        items = Items(scene_id=np.arange(n).astype(str), item_id=np.zeros(n).astype(str), split=split, scene_row=np.arange(n), target=target,
+                      control_key=[f"c{i % 2}/x" for i in range(n)])
+        assert tuple(baselines(kind, items.of("probe_train"), items.of("test"))) == BASELINES[kind]
+        for name in TASKS.names():
+            task = TASKS.get(name)
+            if task.kind == kind:
+                test = items.of("test")
+                assert tuple(task.metrics(test.target, test)) == task.metric_names, name
+
+
 def test_blind_rows_never_keep_their_own_scene():
     from spatialprobe.probing.items import Items
 
@@ -327,3 +345,9 @@ def test_an_existing_output_is_refused_and_force_replaces_it_only_when_complete(
     (tmp_path / "notes" / "mine.txt").write_text("keep")
     with pytest.raises(ProbingError, match="is not a probe output"):
         run({**config, "out": str(tmp_path / "notes")}, progress=False, force=True)
+    store = next((tmp_path / "st").iterdir())
+    array = np.load(store / "sites/connector.out/00000.npy", mmap_mode="r+")
+    array[0, 0, 0] = np.nan  # same size, same header: only the checksums see it
+    array.flush()
+    with pytest.raises(StoreError, match="the store failed verification(.|\n)*store verify --repair"):
+        run({**config, "out": str(tmp_path / "run2")}, progress=False)

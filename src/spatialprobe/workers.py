@@ -10,6 +10,7 @@ inline, in this process, which is what tests and debuggers want.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -58,8 +59,10 @@ def _init(threads: int, parent: int) -> None:
     threading.Thread(target=orphaned, daemon=True).start()
 
 
-def run(jobs: Iterable[Job], workers: int | None = None, threads: int = 1, done: Callable[[Job, object], None] | None = None) -> list:
-    """Run ``jobs``; ``done(job, result)`` is called as each finishes. An exception in a job cancels
+def run(jobs: Iterable[Job], workers: int | None = None, threads: int = 1, done: Callable[[Job, object], None] | None = None,
+        waiting: Callable[[float], None] | None = None, every: float = 30.0) -> list:
+    """Run ``jobs``; ``done(job, result)`` is called as each finishes, ``waiting(seconds so far)``
+    every ``every`` seconds in which none did (a pool's heartbeat). An exception in a job cancels
     the rest and is raised here (Ctrl-C too)."""
     jobs = list(jobs)
     workers = default_workers() if workers is None else workers
@@ -80,8 +83,11 @@ def run(jobs: Iterable[Job], workers: int | None = None, threads: int = 1, done:
         futures = {pool.submit(job.fn, **job.kwargs): i for i, job in enumerate(jobs)}
         results: dict[int, object] = {}
         pending = set(futures)
+        start = time.perf_counter()
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished, pending = wait(pending, timeout=every if waiting else None, return_when=FIRST_COMPLETED)
+            if not finished and waiting is not None:
+                waiting(time.perf_counter() - start)
             for future in finished:
                 i = futures[future]
                 results[i] = future.result()  # raises the job's exception

@@ -30,8 +30,6 @@ from spatialprobe.results.record import SELECTOR_KEYS, matches
 DIRECTIONS = ("greater", "less")
 LOWER_IS_BETTER = ("center_L1", "point_l1")
 """Metrics a positive control must push *below* its floor."""
-VERDICTS = ("reproduced", "not reproduced", "inconclusive", "undecidable", "not evaluated")
-"""``not evaluated``: only in a partial report (`spatialprobe report` on an unfinished run), for a claim whose steps have not finished."""
 
 
 def _check_selector(selector, where: str) -> None:
@@ -125,7 +123,7 @@ class ControlCheck:
 class Verdict:
     claim: Claim
     verdict: str
-    """One of `VERDICTS`."""
+    """One of `spatialprobe.names.VERDICTS`."""
     estimate: object | None
     """The paired a − b `Estimate` (None when records were missing)."""
     records: tuple[int, int]

@@ -49,9 +49,18 @@ class Plan:
     def __post_init__(self) -> None:
         from spatialprobe.experiments.studies import STUDIES
 
-        for name in self.studies:
+        from spatialprobe.registry import nearest
+
+        for name, options in self.studies.items():
             if name not in STUDIES.names():
                 raise PlanError(f"studies.{name}: unknown study; valid: {', '.join(STUDIES.names())}")
+            if not isinstance(options, dict):
+                raise PlanError(f"studies.{name}: expected a mapping of options, got {options!r}")
+            known = STUDIES.get(name).options
+            for key in options:
+                if key not in known:
+                    near = nearest(key, known)
+                    raise PlanError(f"studies.{name}.{key}: unknown option" + (f"; did you mean {near!r}?" if near else "") + f" (valid: {', '.join(known)})")
         for name in ("lab_seeds", "probe_seeds"):
             values = getattr(self, name)
             if not values or not all(isinstance(s, int) for s in values):

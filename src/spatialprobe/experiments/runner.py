@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spatialprobe.experiments.plan import Plan, PlanError
+from spatialprobe.experiments.plan import Plan
 from spatialprobe.scenes.files import cache_root
 
 
@@ -49,20 +49,12 @@ def scenes_for(plan: Plan, progress: bool = True) -> Path:
 
 
 def lab_models(plan: Plan, scenes: Path, progress: bool = True, workers: int | None = None, threads: int = 1) -> dict[int, dict[str, Path]]:
-    """Train (or reuse) the plan's lab for each lab seed; check every study's models exist."""
-    from spatialprobe.experiments.studies import STUDIES
+    """Train (or reuse) the plan's lab for each lab seed (its study models were checked by `resolve`)."""
     from spatialprobe.lab.build import train_lab
     from spatialprobe.lab.config import LabConfig
 
-    out = {}
-    for seed in plan.lab_seeds:
-        out[seed] = train_lab(LabConfig.from_dict({**plan.lab, "data": str(scenes), "seed": seed}), progress=progress, workers=workers, threads=threads).checkpoints
-    have = next(iter(out.values()))
-    for name, options in plan.studies.items():
-        missing = [m for m in STUDIES.get(name).models(options) if m not in have]
-        if missing:
-            raise PlanError(f"studies.{name}.models: {missing} are not lab connectors; the lab has {', '.join(have)}")
-    return out
+    return {seed: train_lab(LabConfig.from_dict({**plan.lab, "data": str(scenes), "seed": seed}), progress=progress, workers=workers, threads=threads).checkpoints
+            for seed in plan.lab_seeds}
 
 
 def _unfinished(runs: Path, plan: Plan) -> Path | None:
@@ -161,7 +153,7 @@ def run_steps(ctx: RunContext, say=print, workers: int | None = None, threads: i
 
     if todo:
         say(f"{len(todo)} steps on {min(len(todo), workers or default_workers())} worker(s)")
-    run(todo, workers, threads, done=done)
+    run(todo, workers, threads, done=done, waiting=lambda s: say(f"  … {len(finished)}/{len(todo)} steps done, the others still running ({s:.0f} s)"))
 
 
 def step_timings(directory: Path) -> dict[str, float]:
@@ -174,8 +166,10 @@ def run_plan(plan: Plan, runs: str | Path = "runs", *, resume: bool = True, prog
     """Run ``plan`` end to end and write its report; returns the run folder. Independent lab stages
     and steps run on ``workers`` processes of ``threads`` torch threads (`spatialprobe.workers`)."""
     from spatialprobe.experiments.document import write_report
+    from spatialprobe.experiments.resolve import resolve
 
     start = time.perf_counter()
+    resolve(plan)  # every claim, study option and model against what the plan will produce, before any work
     directory, resumed = run_directory(plan, runs, resume)
     say(f"{'continuing' if resumed else 'run folder'}: {directory}")
     scenes = scenes_for(plan, progress)

@@ -24,6 +24,8 @@ from spatialprobe.models import toy
 from spatialprobe.scenes.dataset import SceneDataset
 
 ATTRIBUTES = ("shape", "colour", "size")
+BASELINES = {"word_grounding": "category mean box", "referring_eos": "mean referent box", "box_captioning": "whole-image caption"}
+"""What each task's head is compared with (the baseline records' ``control``)."""
 
 
 def box_scores(pred: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
@@ -62,7 +64,8 @@ def _category_mean(train_boxes: np.ndarray, train_ids: np.ndarray, ids: np.ndarr
 
 
 def evaluate_location(directory: str | Path, data_dir: str, out: str | Path, *, name: str | None = None, split: str = "test",
-                      train_split: str = "lab", seed: int = 0, epochs: int = 15, n_resamples: int = 1000, box_epochs: int | None = 8) -> list:
+                      train_split: str = "lab", seed: int = 0, epochs: int = 15, n_resamples: int = 1000, box_epochs: int | None = 8,
+                      progress: bool = False) -> list:
     """Train the location head and the box prompt on ``train_split``; write the three records (+ differences) for ``split``.
 
     ``box_epochs=None`` skips location-conditioned captioning (e.g. for a model that serves only as
@@ -81,7 +84,7 @@ def evaluate_location(directory: str | Path, data_dir: str, out: str | Path, *, 
     train_prompts, test_prompts = visual_prompts(model, train_data), visual_prompts(model, test_data)
     train_loc = Located.build(model, tokenizer, train_data, train_prompts)
     test_loc = Located.build(model, tokenizer, test_data, test_prompts)
-    head, head_curve = train_location_head(train_loc, model.config.lm_width, epochs=epochs, seed=seed)
+    head, head_curve = train_location_head(train_loc, model.config.lm_width, epochs=epochs, seed=seed, progress=progress)
     ids = np.array([s.id for s in test_data.scenes])
     store, records = ResultStore(out), []
 
@@ -111,7 +114,7 @@ def evaluate_location(directory: str | Path, data_dir: str, out: str | Path, *, 
         base = _category_mean(train_true, train_token, token) if kind == "caption" else np.repeat(train_true.mean(0, keepdims=True), len(true), 0)
         ours, theirs = box_scores(pred, true), box_scores(base, true)
         clusters = ids[scene]
-        config = {"curve": head_curve, "baseline": "category mean box" if kind == "caption" else "mean referent box"}
+        config = {"curve": head_curve, "baseline": BASELINES[task]}
         words = tokenizer.convert_ids_to_tokens(token.tolist())
         def rows(boxes, scores):
             return [{"scene": clusters[i], "item": f"{kind}{i}", "word": words[i], "prediction": boxes[i].round(4).tolist(), "target": true[i].round(4).tolist(),
@@ -124,7 +127,7 @@ def evaluate_location(directory: str | Path, data_dir: str, out: str | Path, *, 
     if box_epochs is None:
         return records
     # (c) location-conditioned captioning vs the whole-image caption
-    box_prompt, prompt_curve = train_box_prompt(model, tokenizer, train_data, train_prompts, epochs=box_epochs, seed=seed)
+    box_prompt, prompt_curve = train_box_prompt(model, tokenizer, train_data, train_prompts, epochs=box_epochs, seed=seed, progress=progress)
     scene_of, boxes, objects = object_rows(test_data)
     with torch.inference_mode():
         conditioned = generate(model, box_prompt(test_prompts[scene_of], boxes), tokenizer)
@@ -132,7 +135,7 @@ def evaluate_location(directory: str | Path, data_dir: str, out: str | Path, *, 
     ours = {k: np.array([object_precision(t, o, vocabulary)[k] for t, o in zip(conditioned, objects)]) for k in (f"{a}_precision" for a in ATTRIBUTES)}
     theirs = {k: np.array([object_precision(whole[s], o, vocabulary)[k] for s, o in zip(scene_of, objects)]) for k in ours}
     clusters = ids[scene_of]
-    config = {"curve": prompt_curve, "baseline": "whole-image caption"}
+    config = {"curve": prompt_curve, "baseline": BASELINES["box_captioning"]}
     def rows(texts, scores):
         return [{"scene": clusters[i], "item": f"object{i}", "prediction": texts[i], "box": boxes[i].numpy().round(4).tolist(), "target": object_description(o),
                  "scores": {k: float(v[i]) for k, v in scores.items()}} for i, o in enumerate(objects)]

@@ -38,8 +38,12 @@ def blind_rows(items: Items, seed: int) -> np.ndarray:
     return out
 
 
+BASELINES = {"classification": ("majority", "chance"), "multilabel": ("majority",), "regression": ("mean box", "category mean box")}
+"""The probe-free baselines of each task kind, as `baselines` names them."""
+
+
 def baselines(kind: str, train: Items, test: Items) -> dict[str, np.ndarray]:
-    """Predictions of probe-free baselines on the test items."""
+    """Predictions of probe-free baselines on the test items (`BASELINES`)."""
     if kind == "classification":
         values, counts = np.unique(train.target, return_counts=True)
         return {"majority": np.full(len(test), values[counts.argmax()]), "chance": np.random.default_rng(0).choice(values, len(test))}

@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from spatialprobe.probing import controls
 from spatialprobe.probing.config import ProbeConfig
@@ -172,6 +173,7 @@ class Runner:
         from spatialprobe.results.stats import paired_difference
 
         cfg = self.config
+        self.bar = tqdm(total=self._fits(), desc="probe fits", unit="fit", disable=not self.progress, leave=False)
         for task, options, items in self.tasks if "frozen" in cfg.protocols else ():
             t_features, basis = self._text(items)
             test = items.of("test")
@@ -194,6 +196,7 @@ class Runner:
                         for site in self.store.sites:
                             X = self._design(self.store, site, pool_name, items, t, basis, seed, tokens=tok)
                             probe, pred = fit_and_predict(probe_cls, task.kind, seed, X, y, **opts)
+                            self.bar.update()
                             metrics, per_item = estimates(task, pred, test, cfg.bootstrap, seed)
                             hyper = {"chosen": {k: v for k, v in probe.config().items() if k != "alphas"}}
                             self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "none", metrics, test, pred, hyper, scores=per_item)
@@ -222,7 +225,18 @@ class Runner:
             for task, options, items in self.tasks:
                 self._joint(task, options, items)
         self._structure()
+        self.bar.close()
         return self.records
+
+    def _fits(self) -> int:
+        """How many probes the run trains (the main fit of each frozen design and each joint condition; controls ride along)."""
+        from spatialprobe.registry import PROBES
+
+        cfg = self.config
+        frozen = len(self.tasks) * len(cfg.seeds) * len(cfg.pools) * len(cfg.probes) * len(self.store.sites) if "frozen" in cfg.protocols else 0
+        trainable = sum(PROBES.get(p).joint_trainable for p in cfg.probes)
+        joint_fits = sum(len(joint_plan(cfg, task)[0]) for task, _, _ in self.tasks) * trainable * len(cfg.seeds) if "joint" in cfg.protocols else 0
+        return frozen + joint_fits
 
     def _joint(self, task, options, items: Items) -> None:
         """Lost in Space: frozen vs joint with the configured references, for each neural probe and seed."""
@@ -253,6 +267,7 @@ class Runner:
                     data = joint.split_inputs(self.store, items, "connector.in", t, rows)
                     trains_as = "frozen" if name in ("blind", "control task") else name
                     result = joint.train_condition(model, trains_as, probe, task.kind, data, {s: targets[items.split == s] for s in SPLITS}, seed, recipe)
+                    self.bar.update()
                     metrics, per_item = estimates(task, result.prediction, test_items, cfg.bootstrap, seed)
                     heads[name] = per_item
                     site = "connector.in" if name == "upper reference" else "connector.out"
@@ -281,13 +296,18 @@ class Runner:
         for (site, probe, pool_name, seed), a in acc.items():
             if not {("s", "s"), ("s", "p"), ("p", "p")} <= set(a):
                 continue
+            m1, m2 = STRUCTURE_METRICS
             metrics = {
-                "M1 (binding, A_ss)": bootstrap({"ss": a[("s", "s")]}, n_resamples=self.config.bootstrap, seed=seed),
-                "M2 (segregation, A_sp/A_pp)": bootstrap(
+                m1: bootstrap({"ss": a[("s", "s")]}, n_resamples=self.config.bootstrap, seed=seed),
+                m2: bootstrap(
                     {"sp": a[("s", "p")], "pp": a[("p", "p")]}, lambda m: m["sp"] / m["pp"], n_resamples=self.config.bootstrap, seed=seed
                 ),
             }
             self._record("object_identity.structure", False, {}, site, probe, pool_name, seed, "none", metrics, None, None)
+
+
+STRUCTURE_METRICS = ("M1 (binding, A_ss)", "M2 (segregation, A_sp/A_pp)")
+"""2406.09067's binding and segregation measures (task ``object_identity.structure``)."""
 
 
 def joint_plan(cfg: ProbeConfig, task) -> tuple[list[str], object]:

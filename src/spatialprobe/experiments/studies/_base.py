@@ -19,6 +19,9 @@ class Step:
     kwargs: dict = field(default_factory=dict)
     weight: float = 1.0
     """Roughly how long it runs relative to others: heavier steps start first on the worker pool."""
+    outline: tuple = ()
+    """The records it will write (`spatialprobe.results.outline.Outline`): a plan's claims are
+    resolved against them before any work starts."""
 
     def run(self, directory: Path) -> None:
         self.fn(directory, **self.kwargs)
@@ -34,3 +37,5 @@ class Study:
     """``section(results, options, scenes) -> list of report blocks`` (`spatialprobe.report`)."""
     models: Callable[[dict], list[str]] = lambda options: list(options.get("models", []))
     """The lab models (``qformer+coarse@contrastive``) a study's options name."""
+    options: tuple[str, ...] = ("models",)
+    """The option names it reads: any other is refused when the plan is parsed."""

@@ -49,4 +49,5 @@ def section(results, options: dict, scenes) -> list:
             Details("Per seed", [Table(["encoder", "attribute", "site", "accuracy [95% CI]", "seeds"], per_seed)])]
 
 
-STUDIES.register("decodability", Study("decodability", "Positive control: what each encoder's object tokens carry", steps, section))
+STUDIES.register("decodability", Study("decodability", "Positive control: what each encoder's object tokens carry", steps, section,
+                                      options=("models", "sites", "attributes", "pool", "probe")))

@@ -16,4 +16,4 @@ def section(results, options: dict, scenes) -> list:
     return [note] + lost_in_space.section(results, options, scenes, study="fix")
 
 
-STUDIES.register("fix", Study("fix", "The fix: object-aware connectors", steps, section))
+STUDIES.register("fix", Study("fix", "The fix: object-aware connectors", steps, section, options=lost_in_space.OPTIONS))

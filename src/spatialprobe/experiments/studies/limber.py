@@ -15,8 +15,12 @@ def caption(directory, checkpoints: dict, data: str, seed: int, n_resamples: int
 
 
 def steps(ctx, options: dict) -> list:
+    from spatialprobe.results.outline import Outline
+
     return [Step(f"limber/lab{seed}", caption, {"checkpoints": {m: ctx.models[seed][m] for m in options["models"]}, "data": str(ctx.scenes),
-                                                "seed": seed, "n_resamples": ctx.plan.bootstrap})
+                                                "seed": seed, "n_resamples": ctx.plan.bootstrap},
+                 outline=(Outline.of(task="captioning", model=[f"lab:{m}" for m in options["models"]], site="connector.out", probe=None, protocol="lab",
+                                     control=CONTROLS, pool=None, metrics=METRICS, seed=seed),))
             for seed in ctx.plan.lab_seeds]
 
 

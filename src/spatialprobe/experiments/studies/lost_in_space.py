@@ -10,6 +10,7 @@ PROBES = {"relation": "relational"}
 """Each task's probe unless the options say otherwise: relation needs one that binds two objects."""
 ORDER = ["frozen", "joint", "joint − frozen", "upper reference", "capacity-matched frozen", "joint from random", "blind", "control task"]
 EXAMPLES = 8
+OPTIONS = ("models", "tasks", "references", "reference_tasks", "joint", "probe", "probes", "neural", "text")
 
 
 def probe_of(options: dict, task: str) -> str:
@@ -172,5 +173,5 @@ def section(results, options: dict, scenes, study: str = "lost_in_space") -> lis
     return blocks + ([example] if example else [])
 
 
-STUDIES.register("lost_in_space", Study("lost_in_space", "Lost in Space: frozen vs joint", steps, section,
+STUDIES.register("lost_in_space", Study("lost_in_space", "Lost in Space: frozen vs joint", steps, section, options=OPTIONS,
                                         models=lambda o: list(o.get("models", [])) + list(o.get("references", []))))

@@ -61,4 +61,5 @@ def section(results, options: dict, scenes) -> list:
     ]
 
 
-STUDIES.register("multi_object", Study("multi_object", "Multi-object representations (2406.09067)", steps, section, models=lambda o: [o["model"]]))
+STUDIES.register("multi_object", Study("multi_object", "Multi-object representations (2406.09067)", steps, section, models=lambda o: [o["model"]],
+                                      options=("model", "sites", "tasks", "pools", "probe", "controls")))

@@ -20,8 +20,18 @@ def steps(ctx, options: dict) -> list:
     head_only = set(options.get("head_only", []))
     return [Step(f"pixel/{model}/lab{seed}", locate, {"checkpoint": str(ctx.models[seed][model]), "data": str(ctx.scenes), "name": model, "seed": seed,
                                                        "epochs": options.get("epochs", 15), "n_resamples": ctx.plan.bootstrap,
-                                                       "box_epochs": None if model in head_only else options.get("box_epochs", 8)})
+                                                       "box_epochs": None if model in head_only else options.get("box_epochs", 8)},
+                 outline=_outline(model, seed, model in head_only))
             for seed in ctx.plan.lab_seeds for model in options["models"]]
+
+
+def _outline(model: str, seed: int, head_only: bool) -> tuple:
+    from spatialprobe.lab.locate import BASELINES
+    from spatialprobe.results.outline import Outline
+
+    tasks = [t for t in METRICS if not (head_only and t == "box_captioning")]
+    return tuple(Outline.of(task=t, model=f"lab:{model}", site="lm.out", probe="box_prompt" if t == "box_captioning" else "location_head", protocol="lab",
+                            control=["none", BASELINES[t], "head − baseline"], pool=None, metrics=METRICS[t], seed=seed) for t in tasks)
 
 
 def _overlays(results, model: str, scenes):
@@ -82,4 +92,4 @@ def section(results, options: dict, scenes) -> list:
     return blocks + ([overlay] if overlay else [])
 
 
-STUDIES.register("pixel", Study("pixel", "PixelLLM: a location for every word", steps, section))
+STUDIES.register("pixel", Study("pixel", "PixelLLM: a location for every word", steps, section, options=("models", "head_only", "epochs", "box_epochs")))

@@ -51,6 +51,8 @@ class Task:
     """Regression targets are boxes (unit cx, cy, w, h): neural probes add a GIoU loss."""
     options: dict = field(default_factory=dict)
     """name → `Option`: what a config may set for this task (anything else is refused)."""
+    metric_names: tuple[str, ...] = ("accuracy",)
+    """The keys ``metrics`` returns, headline first: a plan's claims are resolved against them before any work."""
 
     def check_options(self, options: dict, where: str) -> None:
         """Refuse unknown options (naming the nearest valid one) and invalid values, before any work."""

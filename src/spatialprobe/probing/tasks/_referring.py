@@ -53,6 +53,9 @@ def to_xyxy(unit: np.ndarray) -> np.ndarray:
     return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
 
 
+BOX_METRICS = ("ACC@0.5", "IoU", "ACC@0.1", "ACC@0.3", "ACC@0.7", "ACC@0.9", "Center_ACC")
+
+
 def box_metrics(pred: np.ndarray, items: Items) -> dict[str, np.ndarray]:
     """lmms-eval's RefCOCO names: IoU, ACC@0.1…0.9, Center_ACC (boxes as unit cxcywh)."""
     p, t = to_xyxy(np.asarray(pred, dtype=np.float64)), to_xyxy(items.target)

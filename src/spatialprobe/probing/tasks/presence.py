@@ -38,6 +38,6 @@ def metrics(pred, items: Items) -> dict[str, np.ndarray]:
 
 TASKS.register(
     "presence",
-    Task("presence", "multilabel", location=False, level="scene", conditioned=False, build=build, metrics=metrics,
+    Task("presence", "multilabel", location=False, level="scene", conditioned=False, build=build, metrics=metrics, metric_names=("label_accuracy", "exact_match"),
          description="which categories are present; per-scene label accuracy and exact match"),
 )

@@ -65,7 +65,7 @@ def metrics(pred, items: Items) -> dict[str, np.ndarray]:
 
 TASKS.register(
     "word_location",
-    Task("word_location", "regression", location=True, level="scene", conditioned=True, build=build, metrics=metrics, box=True,
+    Task("word_location", "regression", location=True, level="scene", conditioned=True, build=build, metrics=metrics, box=True, metric_names=("point_l1", "ACC@0.5", "IoU"),
          options={"captions": Option(lambda v: isinstance(v, list) and all(isinstance(k, str) for k in v), "a list of caption kinds")},
          description="PixelLLM: each grounded word's object box; point_l1 (lower is better) and ACC@0.5"),
 )
