@@ -34,10 +34,20 @@ def test_existing_output_is_never_overwritten_without_force(tmp_path, capsys):
     assert (out / "scenes.jsonl").read_bytes() == before
 
 
-def test_ls_lists_registries(capsys):
+def test_ls_lists_registries_and_every_name_a_config_accepts(capsys):
+    from spatialprobe import names
+    from spatialprobe.features.pools import POOLS
+    from spatialprobe.models import toy
+    from spatialprobe.probing import joint
+
     assert main(["ls"]) == 0
     out = capsys.readouterr().out
-    assert "sources: synthetic" in out and "metrics:" in out
+    assert "sources: synthetic" in out and "metrics:" in out and "studies: decodability" in out
+    assert "toy presets (random init): tiny-linear" in out and "joint conditions: frozen, joint, joint from random, upper reference" in out
+    assert "connector objectives: coarse, spatial, location" in out and "  referring_box: ACC@0.5, IoU" in out
+    assert names.POOLS == tuple(POOLS) and names.TOY_PRESETS == tuple(toy.PRESETS) and joint.CONDITIONS == names.JOINT_CONDITIONS  # one source each
+    assert main(["ls", "names"]) == 0 and "claim metrics" not in capsys.readouterr().out
+    assert main(["ls", "nmes"]) == 2
 
 
 def test_light_commands_do_not_import_torch(tmp_path):
@@ -52,7 +62,7 @@ def test_light_commands_do_not_import_torch(tmp_path):
 def test_models_ls_and_sites(capsys):
     assert main(["models", "ls"]) == 0
     out = capsys.readouterr().out
-    assert "blip2    blip-2" in out and "toy presets: tiny-linear" in out
+    assert "blip2    blip-2" in out and "toy presets: tiny-linear" in out and "(random init" in out
     assert main(["models", "sites", "toy:tiny-qformer"]) == 0
     out = capsys.readouterr().out
     assert "connector.attn     8 × 65           8 queries → cls + 8×8 patches" in out
@@ -107,3 +117,19 @@ def test_workers_of_a_killed_parent_exit(tmp_path):
         return open(f"/proc/{pid}/stat").read().split()[2] == "Z"  # a zombie has exited
 
     _wait_for(lambda: all(gone(pid) for pid in children), seconds=15)
+
+
+def _nap(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def test_a_busy_pool_reports_while_no_job_finishes():
+    """Long steps are not silent: the runner prints a line every ``every`` seconds in which no step finished."""
+    from spatialprobe.workers import Job, run
+
+    beats = []
+    assert run([Job(_nap, {"seconds": 2.0}), Job(_nap, {"seconds": 0.1})], workers=2, waiting=beats.append, every=0.25) == [2.0, 0.1]
+    assert len(beats) >= 3 and beats == sorted(beats)

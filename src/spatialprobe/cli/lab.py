@@ -60,6 +60,7 @@ def _eval(args) -> int:
 
     records = evaluate(_chosen(args), LabConfig.from_yaml(args.config).data, args.out / "results")
     print(to_markdown(rows(records)), end="")
+    print(f"results: {args.out / 'results'} ({len(records)} records)")
     return 0
 
 
@@ -69,6 +70,7 @@ def _locate(args) -> int:
     from spatialprobe.results.store import rows, to_markdown
 
     data = LabConfig.from_yaml(args.config).data
-    records = [r for name, directory in _chosen(args).items() for r in evaluate_location(directory, data, args.out / "results", name=name)]
+    records = [r for name, directory in _chosen(args).items() for r in evaluate_location(directory, data, args.out / "results", name=name, progress=not args.quiet)]
     print(to_markdown(rows(records)), end="")
+    print(f"results: {args.out / 'results'} ({len(records)} records)")
     return 0

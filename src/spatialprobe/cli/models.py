@@ -25,7 +25,8 @@ def _ls(args) -> int:
         card = MODELS.get(name)
         served = ", ".join(card.model_types) if card.model_types else "toy:<preset or directory>"
         print(f"{name:8s} {served}")
-    print(f"toy presets: {', '.join(toy.PRESETS)}")
+    print(f"toy presets: {', '.join(toy.PRESETS)} (random init: architectures for tests and examples, not trained models; "
+          "`spatialprobe lab train` trains toy models)")
     return 0
 
 

@@ -24,8 +24,7 @@ from spatialprobe.lab.data import LabData
 from spatialprobe.lab.loop import train
 from spatialprobe.lab.text import encode_batch
 from spatialprobe.models.toy.model import ToyConfig, VisionEncoder
-
-OBJECTIVES = ("contrastive", "labels", "masked", "random")
+from spatialprobe.names import ENCODER_OBJECTIVES as OBJECTIVES
 
 
 def _largest_shape(scene) -> str:

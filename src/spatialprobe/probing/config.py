@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from spatialprobe.probing.design import CONDITIONING
-from spatialprobe.probing.text import ENCODERS
-
-CONTROLS = ("control_task", "blind", "random_init", "baselines")
+from spatialprobe.names import CONDITIONING, CONTROLS, PROTOCOLS
+from spatialprobe.names import TEXT_ENCODERS as ENCODERS
 
 
 class ConfigError(ValueError):
@@ -76,8 +74,8 @@ class ProbeConfig:
             if control not in CONTROLS:
                 raise ConfigError(f"config.controls[{i}]: unknown control {control!r}; valid: {', '.join(CONTROLS)}")
         for i, protocol in enumerate(self.protocols):
-            if protocol not in ("frozen", "joint"):
-                raise ConfigError(f"config.protocols[{i}]: unknown protocol {protocol!r}; valid: frozen, joint")
+            if protocol not in PROTOCOLS:
+                raise ConfigError(f"config.protocols[{i}]: unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
         if "joint" in self.protocols and not any(PROBES.get(p).joint_trainable for p in self.probes):
             raise ConfigError("config.protocols: 'joint' trains a neural probe with the connector; add mlp or attention_pool to config.probes")
         if self.text not in ENCODERS:

@@ -6,9 +6,9 @@ import numpy as np
 
 from spatialprobe.features.pools import POOLS, PoolError, pool
 from spatialprobe.features.reader import FeatureStore
+from spatialprobe.names import CONDITIONING
 from spatialprobe.probing.items import SPLITS, Items, ProbingError
 
-CONDITIONING = ("concat", "bilinear")
 MAX_BILINEAR = 40_000
 
 

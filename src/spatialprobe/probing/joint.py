@@ -28,13 +28,11 @@ import torch
 from torch import nn
 
 from spatialprobe.models import toy
+from spatialprobe.names import JOINT_CONDITIONS as CONDITIONS
+from spatialprobe.names import JOINT_TRAINED as TRAINED
 from spatialprobe.probing.items import SPLITS, Items, ProbingError
 from spatialprobe.probing.probes._neural import Inputs
 from spatialprobe.probing.training import Recipe, fit
-
-TRAINED = ("frozen", "joint", "joint from random", "upper reference", "capacity-matched frozen")
-"""Conditions that differ in what learns; blind and control task train as ``frozen`` on other inputs / labels."""
-CONDITIONS = TRAINED + ("blind", "control task")
 
 
 def _fresh_like(connector: nn.Module, cfg, seed: int) -> nn.Module:

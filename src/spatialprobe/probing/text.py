@@ -16,9 +16,9 @@ import numpy as np
 
 from spatialprobe.features.key import digest
 from spatialprobe.features.store import atomic_save_npy
+from spatialprobe.names import TEXT_ENCODERS as ENCODERS
 from spatialprobe.probing.items import ProbingError
 
-ENCODERS = ("bow", "minilm", "lm")
 _WORD = re.compile(r"[a-z]+")
 
 

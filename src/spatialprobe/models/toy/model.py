@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-CONNECTORS = ("linear", "mlp", "qformer", "perceiver")
+from spatialprobe.names import CONNECTORS
 STEMS = ("patch", "conv")
 
 
