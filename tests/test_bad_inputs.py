@@ -58,6 +58,15 @@ def _stored(damage):
     return run
 
 
+def _lab(text: str):
+    """A damage that writes ``{tmp}/lab.yaml`` for the dataset with ``text`` added."""
+
+    def damage(root) -> None:
+        (root.parent / "lab.yaml").write_text(f"data: {root}\n{text}")
+
+    return damage
+
+
 SYNTH = ["scenes", "synth", "--out", "{tmp}/new", "--quiet", "--workers", "1", "--n", "4"]
 EXTRACT = ["extract", "--model", "toy:tiny-qformer", "--data", "{data}", "--sites", "connector.out", "--store", "{tmp}/store", "--quiet"]
 ROWS = [
@@ -119,6 +128,9 @@ ROWS = [
     (["store", "verify", "{tmp}/s"], _stored(lambda d: (d / "layouts.json").write_text("[1")), "layouts.json: unusable"),
     (["store", "verify", "--repair", "{tmp}/s"], _stored(lambda d: (d / "key.json").write_text("{}")), "cannot be repaired"),
     (["store", "rm", "{data}"], None, "not a feature store (no key.json); nothing removed"),
+    (["lab", "train", "{tmp}/lab.yaml", "--quiet"], _lab("split: training\n"), "lab.split: 'training' is not a split of"),
+    (["lab", "train", "{tmp}/lab.yaml", "--quiet"], _lab("epochs: 3\n"), "lab.epochs: unknown field; did you mean"),
+    (["lab", "train", "{tmp}/lab.yaml", "--quiet"], _lab("encoders: [contrastiv]\n"), "unknown objective 'contrastiv'"),
     (["probe", "{tmp}/missing.yaml"], None, "missing.yaml"),
     (["probe", "--threads", "0", "{tmp}/p.yaml"], None, "argument --threads: expected a positive integer"),
     (["probe", "{tmp}/p.yaml"], _probe("batch_size: big\n"), "batch_size"),

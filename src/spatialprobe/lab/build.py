@@ -20,13 +20,14 @@ from safetensors.torch import load_model, save_model
 
 from spatialprobe.features.key import dataset_fingerprint
 from spatialprobe.lab import cache, encoders, lm
-from spatialprobe.lab.config import LabConfig
+from spatialprobe.lab.config import LabConfig, LabConfigError
 from spatialprobe.lab.data import LabData, load
 from spatialprobe.lab.text import PROMPT_WORDS, train_tokenizer
 from spatialprobe.lab.objectives import connector_losses
 from spatialprobe.lab.trainer import encoder_tokens, train_connector
 from spatialprobe.models import toy
 from spatialprobe.models.toy.model import ToyConfig, ToyVLM
+from spatialprobe.registry import nearest
 from spatialprobe.scenes.dataset import SceneDataset
 from spatialprobe.scenes.sources.synthetic.predicates import PREDICATES_ORDER
 
@@ -47,6 +48,11 @@ class Lab:
         self.cfg, self.progress = cfg, progress
         self.root = cfg.cache_root()
         self.dataset = SceneDataset(cfg.data)
+        splits = sorted({s.split for s in self.dataset.scenes()})
+        if cfg.split not in splits:  # before any stage trains
+            near = nearest(cfg.split, splits)
+            raise LabConfigError(f"lab.split: {cfg.split!r} is not a split of {self.dataset.root}" + (f"; did you mean {near!r}?" if near else "")
+                                 + f" (it has {', '.join(splits)})")
         self.base = {"data": dataset_fingerprint(self.dataset.root), "split": cfg.split, "limit": cfg.limit, "seed": cfg.seed, "model": cfg.model}
         self._data: LabData | None = None
         self.seconds: dict[str, float] = {}

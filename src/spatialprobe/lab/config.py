@@ -73,7 +73,10 @@ class LabConfig:
         known = {f.name for f in fields(cls)}
         for key in d:
             if key not in known:
-                raise LabConfigError(f"lab.{key}: unknown field; valid: {', '.join(sorted(known))}")
+                from spatialprobe.registry import nearest
+
+                near = nearest(key, known)
+                raise LabConfigError(f"lab.{key}: unknown field" + (f"; did you mean {near!r}?" if near else "") + f" (valid: {', '.join(sorted(known))})")
         if "data" not in d:
             raise LabConfigError("lab.data: missing")
         return cls(**d)
