@@ -7,9 +7,9 @@ import os
 import sys
 
 from spatialprobe import __version__
-from spatialprobe.cli import demo, features, lab, ls, models, probe, report, results, run, scenes
+from spatialprobe.cli import data, demo, features, lab, ls, models, probe, report, results, run, scenes
 
-COMMANDS = (scenes, models, features, probe, lab, run, report, results, ls, demo)
+COMMANDS = (scenes, data, models, features, probe, lab, run, report, results, ls, demo)
 
 
 class UserError(Exception):
@@ -45,6 +45,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         "spatialprobe.probing.config": "ConfigError",
         "spatialprobe.lab.config": "LabConfigError",
         "spatialprobe.experiments.plan": "PlanError",
+        "spatialprobe.scenes.sources._real": "SourceError",
     }
     errors += [getattr(sys.modules[m], name) for m, name in lazy.items() if m in sys.modules]
     return (*errors, FileExistsError, FileNotFoundError)

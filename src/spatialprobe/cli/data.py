@@ -1,0 +1,112 @@
+"""`spatialprobe data ls | check | convert`: real datasets read as published (`spatialprobe.scenes.sources`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _option(text: str) -> tuple[str, object]:
+    """``key=value``; the value is read as JSON when it parses (numbers, lists, mappings), else as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("data", help="read real datasets (COCO, RefCOCO, …) as published: list, check, convert")
+    cmds = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+    cmds.add_parser("ls", help="the real-dataset sources and their options").set_defaults(run=_ls)
+    for name, helptext, fn in (("check", "load everything; print counts and every skipped row with its reason", _check),
+                               ("convert", "write the scene exchange format (images referenced, not copied)", _convert)):
+        p = cmds.add_parser(name, help=helptext)
+        p.add_argument("source", help="a source from `spatialprobe data ls`")
+        p.add_argument("root", type=Path, help="the dataset's folder, as published")
+        p.add_argument("-o", "--option", type=_option, action="append", default=[], metavar="KEY=VALUE", help="a source option (repeatable), e.g. -o dataset=refcoco+")
+        p.add_argument("--strict", action="store_true", help="a skipped row is an error")
+        if name == "convert":
+            p.add_argument("--out", type=Path, required=True)
+            p.add_argument("--force", action="store_true", help="replace an existing dataset at --out once the new one is complete")
+        p.set_defaults(run=fn)
+
+
+def _source(name: str):
+    from spatialprobe.registry import SOURCES, UnknownNameError
+    from spatialprobe.scenes.sources._real import RealSource
+
+    source = SOURCES.get(name)
+    if not isinstance(source, RealSource):
+        raise UnknownNameError(f"{name!r} is not a real-dataset source ({name} scenes are made with `spatialprobe scenes {name}`); "
+                               f"real sources: {', '.join(_real_sources())}")
+    return source
+
+
+def _real_sources() -> list[str]:
+    from spatialprobe.registry import SOURCES
+    from spatialprobe.scenes.sources._real import RealSource
+
+    return [n for n in SOURCES.names() if isinstance(SOURCES.get(n), RealSource)]
+
+
+def _ls(args) -> int:
+    from spatialprobe.registry import SOURCES
+
+    for name in _real_sources():
+        source = SOURCES.get(name)
+        print(f"{name}: {source.summary}")
+        for key, (default, meaning) in source.options.items():
+            print(f"  -o {key}=…  {meaning} (default {json.dumps(default)})")
+    return 0
+
+
+def _reading(args):
+    return _source(args.source).read(args.root, strict=args.strict, **dict(args.option))
+
+
+def _report(reading, counts: dict) -> None:
+    for row in reading.skipped:
+        print(f"skipped {row}")
+    per_split = ", ".join(f"{split} {n}" for split, n in sorted(counts["splits"].items()))
+    print(f"{counts['scenes']} scenes ({per_split}), {counts['objects']} objects, {counts['expressions']} expressions, "
+          f"{counts['captions']} captions; {len(reading.skipped)} rows skipped")
+
+
+def _count(scenes, counts: dict):
+    for scene in scenes:
+        counts["scenes"] += 1
+        counts["splits"][scene.split] = counts["splits"].get(scene.split, 0) + 1
+        counts["objects"] += len(scene.objects)
+        counts["expressions"] += len(scene.expressions)
+        counts["captions"] += len(scene.captions)
+        yield scene
+
+
+def _counts() -> dict:
+    return {"scenes": 0, "splits": {}, "objects": 0, "expressions": 0, "captions": 0}
+
+
+def _check(args) -> int:
+    reading, counts = _reading(args), _counts()
+    for _ in _count(reading.scenes, counts):
+        pass
+    _report(reading, counts)
+    return 0
+
+
+def _convert(args) -> int:
+    from spatialprobe.scenes.dataset import DatasetWriter
+
+    reading, counts = _reading(args), _counts()
+    with DatasetWriter(args.out, force=args.force) as writer:
+        for scene in _count(reading.scenes, counts):
+            writer.add(scene)
+        writer.finish({**reading.metadata, "image_root": str(reading.image_root.resolve()), "splits": counts["splits"],
+                       "skipped": [str(s) for s in reading.skipped]})
+    _report(reading, counts)
+    print(f"dataset: {args.out} (images read from {reading.image_root.resolve()}); check it with `spatialprobe scenes validate {args.out}`")
+    return 0

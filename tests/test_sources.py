@@ -1,0 +1,188 @@
+"""Real-dataset sources on fixture files written in the official schemas (no dataset can be downloaded here)."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from spatialprobe.cli.main import main
+from spatialprobe.registry import SOURCES
+from spatialprobe.scenes import SceneDataset
+from spatialprobe.scenes.sources._real import SourceError
+
+CATEGORIES = [{"id": 17, "name": "cat", "supercategory": "animal"}, {"id": 18, "name": "dog", "supercategory": "animal"},
+              {"id": 67, "name": "dining table", "supercategory": "furniture"}]
+
+
+def _instances(images: list[dict], annotations: list[dict]) -> dict:
+    """COCO's instances_*.json: info, licenses, images, annotations (bbox xywh in pixels), categories."""
+    return {"info": {"description": "fixture"}, "licenses": [], "images": images, "annotations": annotations, "categories": CATEGORIES}
+
+
+def _image(path: Path, width: int, height: int, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)).save(path, quality=90)
+
+
+def _coco_image(i: int, width: int = 80, height: int = 60) -> dict:
+    return {"id": 100 + i, "width": width, "height": height, "file_name": f"{100 + i:012d}.jpg", "license": 1, "coco_url": "", "date_captured": ""}
+
+
+def _ann(ann_id: int, image_id: int, category: int, bbox, crowd: int = 0) -> dict:
+    x, y, w, h = bbox
+    seg = {"size": [60, 80], "counts": "0"} if crowd else [[x, y, x + w, y, x + w, y + h, x, y + h]]
+    return {"id": ann_id, "image_id": image_id, "category_id": category, "bbox": list(bbox), "area": w * h, "iscrowd": crowd, "segmentation": seg}
+
+
+@pytest.fixture()
+def coco(tmp_path) -> Path:
+    root = tmp_path / "coco"
+    (root / "annotations").mkdir(parents=True)
+    for split, n in (("train", 6), ("val", 3)):
+        images = [_coco_image(i + (0 if split == "train" else 50)) for i in range(n)]
+        anns = []
+        for im in images:
+            anns += [_ann(len(anns) + 1 + im["id"] * 10, im["id"], 17, (2.5, 3.0, 20.0, 15.0)), _ann(len(anns) + 2 + im["id"] * 10, im["id"], 67, (30, 20, 45, 38))]
+            _image(root / f"{split}2017" / im["file_name"], im["width"], im["height"], im["id"])
+        if split == "val":
+            anns.append(_ann(9001, images[0]["id"], 18, (70, 50, 20, 20)))  # outside the 80×60 image
+            anns.append(_ann(9002, images[0]["id"], 99, (1, 1, 5, 5)))  # no such category
+            images.append(_coco_image(99))  # its file is missing
+        (root / "annotations" / f"instances_{split}2017.json").write_text(json.dumps(_instances(images, anns)))
+        captions = [{"id": 5000 + im["id"], "image_id": im["id"], "caption": "Two cats sit near a dining table."} for im in images]
+        captions += [{"id": 6000 + im["id"], "image_id": im["id"], "caption": "A dog."} for im in images]
+        (root / "annotations" / f"captions_{split}2017.json").write_text(json.dumps({"info": {}, "licenses": [], "images": images, "annotations": captions}))
+    return root
+
+
+def test_coco_reads_boxes_masks_captions_and_reports_every_skipped_row(coco):
+    reading = SOURCES.get("coco").read(coco)
+    scenes = list(reading.scenes)
+    assert len(scenes) == 9 and {s.split for s in scenes} <= {"probe_train", "probe_val", "test"}
+    val = [s for s in scenes if s.meta["dataset_split"] == "val"]
+    assert [s.split for s in val] == ["test"] * 3
+    first = val[0]
+    assert first.image == "val2017/000000000150.jpg" and (first.width, first.height) == (80, 60)
+    cat, table = first.objects
+    assert cat.category == "cat" and cat.box.to("xyxy", "pixel").coords == (2.5, 3.0, 22.5, 18.0)  # xywh → xyxy, not rounded or clipped
+    assert table.mask.kind == "polygons" and cat.meta["annotation_id"] > 0
+    by_text = {c.text: c.mentions for c in first.captions}
+    assert by_text == {"Two cats sit near a dining table.": (1, 2), "A dog.": ()}  # lemmatised: cats → cat, every word of "dining table"
+    assert sorted(str(s) for s in reading.skipped) == [
+        "instances_val2017.json annotation 9001: bbox [70, 50, 20, 20] lies outside the 80×60 image",
+        "instances_val2017.json annotation 9002: unknown category id 99",
+        "instances_val2017.json image 199: image file val2017/000000000199.jpg is missing",
+    ]
+
+
+def test_held_out_validation_is_drawn_by_image_and_recorded(coco):
+    scenes = list(SOURCES.get("coco").read(coco, val_fraction=0.5).scenes)
+    train = [s for s in scenes if s.meta["dataset_split"] == "train"]
+    assert {s.split for s in train} == {"probe_train", "probe_val"}
+    again = {s.id: s.split for s in SOURCES.get("coco").read(coco, val_fraction=0.5).scenes}
+    assert all(again[s.id] == s.split for s in scenes)  # by a hash of the image id: the same every time
+    only_val = list(SOURCES.get("coco").read(coco, splits=["val"], split_map={"val": "probe_train"}).scenes)
+    assert {s.split for s in only_val} == {"probe_train"}
+    with pytest.raises(SourceError, match="split_map.val: 'testing' is not a probing split"):
+        SOURCES.get("coco").read(coco, split_map={"val": "testing"})
+    with pytest.raises(SourceError, match="unknown option 'yaer'; did you mean 'year'"):
+        SOURCES.get("coco").read(coco, yaer="2014")
+
+
+def test_data_check_convert_and_validate(coco, tmp_path, capsys):
+    assert main(["data", "check", "coco", str(coco)]) == 0
+    out = capsys.readouterr().out
+    assert "skipped instances_val2017.json annotation 9001" in out and "9 scenes (" in out and "3 rows skipped" in out
+    assert main(["data", "check", "coco", str(coco), "--strict"]) == 2
+    assert "annotation 9001: bbox" in capsys.readouterr().err
+    assert main(["data", "convert", "coco", str(coco), "--out", str(tmp_path / "scenes")]) == 0
+    assert main(["scenes", "validate", str(tmp_path / "scenes"), "--quiet"]) == 0
+    dataset = SceneDataset(tmp_path / "scenes")
+    assert len(dataset.scenes()) == 9 and dataset.metadata["source"] == "coco" and len(dataset.metadata["skipped"]) == 3
+    scene = dataset.scenes("test")[0]
+    assert dataset.image(scene).shape == (60, 80, 3)
+    assert main(["data", "convert", "coco", str(coco), "--out", str(tmp_path / "scenes")]) == 2  # never replaced without --force
+    assert main(["data", "ls"]) == 0 and "-o split_map=" in capsys.readouterr().out
+    assert main(["data", "check", "synthetic", str(coco)]) == 2
+
+
+def _refcoco(root: Path, n_images: int = 40) -> Path:
+    """The refer layout: refcoco/refs(unc).p (a pickled list of dicts) beside refcoco/instances.json; COCO train2014 images."""
+    rng = np.random.default_rng(0)
+    images, anns, refs = [], [], []
+    for i in range(n_images):
+        w, h = int(rng.integers(60, 100)), int(rng.integers(50, 90))
+        image = {"id": 1000 + i, "width": w, "height": h, "file_name": f"COCO_train2014_{1000 + i:012d}.jpg"}
+        images.append(image)
+        _image(root / "images/mscoco/images/train2014" / image["file_name"], w, h, i)
+        split = "train" if i < 28 else "val" if i < 33 else "testA" if i < 37 else "testB"
+        for k, side in enumerate(("left", "right")):
+            x = 2 + k * w / 2
+            ann = {"id": 50000 + 2 * i + k, "image_id": image["id"], "category_id": 17 + k, "bbox": [x, 5.0, w / 2 - 4, h - 10.0], "area": 1.0, "iscrowd": 0,
+                   "segmentation": [[x, 5, x + 10, 5, x + 10, 15]]}
+            anns.append(ann)
+            sentences = [{"tokens": ["the", side, "one"], "raw": f"The {side} one", "sent_id": 10 * i + 2 * k + j, "sent": f"the {side} one"} for j in range(2)]
+            refs.append({"image_id": image["id"], "split": split, "sentences": sentences, "file_name": image["file_name"][:-4] + f"_{k}.jpg",
+                         "category_id": ann["category_id"], "ann_id": ann["id"], "sent_ids": [s["sent_id"] for s in sentences], "ref_id": 2 * i + k})
+    refs.append({**refs[0], "ref_id": 999, "ann_id": 1})  # an annotation instances.json does not have
+    folder = root / "refcoco"
+    folder.mkdir(parents=True)
+    (folder / "refs(unc).p").write_bytes(pickle.dumps(refs, protocol=2))
+    (folder / "instances.json").write_text(json.dumps(_instances(images, anns)))
+    return root
+
+
+def test_refcoco_expressions_point_at_their_objects(tmp_path):
+    root = _refcoco(tmp_path / "refer")
+    reading = SOURCES.get("refcoco").read(root)
+    scenes = list(reading.scenes)
+    assert len(scenes) == 40 and sum(len(s.expressions) for s in scenes) == 160
+    assert {s.meta["dataset_split"]: s.split for s in scenes} == {"train": "probe_train", "val": "probe_val", "testA": "test", "testB": "test"}
+    scene = scenes[0]
+    left = next(e for e in scene.expressions if e.text == "the left one")
+    assert scene.objects[left.referent - 1].category == "cat" and left.meta == {"ref_id": 0, "ann_id": 50000}
+    assert [str(s) for s in reading.skipped] == ["refs(unc).p ref 999: annotation 1 is not in instances.json"]
+    with pytest.raises(SourceError, match="split_by: refcoco\\+ has unc splits, not 'google'"):
+        SOURCES.get("refcoco").read(root, dataset="refcoco+", split_by="google")
+
+
+class _Payload:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_refs_pickle_that_would_run_code_is_refused_before_it_runs(tmp_path):
+    from spatialprobe.scenes.sources.refcoco import load_refs
+
+    marker = tmp_path / "ran"
+    evil = tmp_path / "refs(unc).p"
+    evil.write_bytes(pickle.dumps([{"ref_id": 0, "sentences": [_Payload(marker)]}], protocol=2))
+    with pytest.raises(SourceError, match="refused: the file asks for posix.system"):
+        load_refs(evil)
+    assert not marker.exists()
+    genuine = tmp_path / "ok.p"
+    genuine.write_bytes(pickle.dumps([{"ref_id": 1, "split": "val", "sentences": [{"sent": "a cat", "tokens": ["a", "cat"]}], "box": (1.0, 2.0)}], protocol=2))
+    assert load_refs(genuine) == [{"ref_id": 1, "split": "val", "sentences": [{"sent": "a cat", "tokens": ["a", "cat"]}], "box": (1.0, 2.0)}]
+
+
+def test_referring_box_and_region_cell_run_on_converted_refcoco(tmp_path):
+    from spatialprobe.probing import run
+
+    root = _refcoco(tmp_path / "refer")
+    assert main(["data", "convert", "refcoco", str(root), "--out", str(tmp_path / "scenes")]) == 0
+    records = run({"model": "toy:tiny-qformer", "data": str(tmp_path / "scenes"), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"),
+                   "sites": ["connector.out"], "tasks": ["referring_box", "region_cell"], "pools": ["mean"], "probes": ["ridge"], "controls": [], "bootstrap": 100,
+                   "min_train": 10}, progress=False)
+    record, cells = records
+    assert cells.task == "region_cell" and cells.metrics["accuracy"].n > 0
+    assert record.metrics["ACC@0.5"].n == 28 and record.metrics["ACC@0.5"].clusters == 7  # testA + testB: 7 images × 2 refs × 2 sentences
