@@ -186,3 +186,51 @@ def test_referring_box_and_region_cell_run_on_converted_refcoco(tmp_path):
     record, cells = records
     assert cells.task == "region_cell" and cells.metrics["accuracy"].n > 0
     assert record.metrics["ACC@0.5"].n == 28 and record.metrics["ACC@0.5"].clusters == 7  # testA + testB: 7 images × 2 refs × 2 sentences
+
+
+def _vsr(root: Path, n: int = 6) -> Path:
+    """VSR's random split: {train,dev,test}.jsonl, one statement per line; COCO 2017 images; COCO instances to join boxes."""
+    lines = {"train": [], "dev": [], "test": []}
+    images, anns = [], []
+    for i in range(n):
+        name = f"{300 + i:012d}.jpg"
+        _image(root / "images" / name, 80, 60, 300 + i)
+        images.append({"id": 300 + i, "width": 80, "height": 60, "file_name": name})
+        anns += [_ann(700 + 3 * i, 300 + i, 17, (2, 2, 20, 20)), _ann(701 + 3 * i, 300 + i, 18, (40, 10, 30, 30))]
+        if i == 5:
+            anns.append(_ann(702 + 3 * i, 300 + i, 18, (5, 30, 10, 10)))  # a second dog: ambiguous
+        split = "train" if i < n // 2 else "dev" if i < 2 * n // 3 else "test"
+        for label, relation in ((1, "left of"), (0, "right of")):
+            lines[split].append({"image": name, "image_link": f"http://images.cocodataset.org/train2017/{name}", "caption": f"The cat is {relation} the dog.",
+                                 "relation": relation, "subj": "cat", "obj": "dog", "label": label, "annotator_id": 1, "vote_true_validator_id": [2], "vote_false_validator_id": []})
+    for split, rows in lines.items():
+        (root / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + ("{broken\n" if split == "dev" else ""))
+    (root / "instances_train2017.json").write_text(json.dumps(_instances(images, anns)))
+    return root
+
+
+def test_vsr_statements_with_boxes_joined_only_where_unambiguous(tmp_path):
+    root = _vsr(tmp_path / "vsr")
+    reading = SOURCES.get("vsr").read(root, instances=[str(root / "instances_train2017.json")])
+    scenes = list(reading.scenes)
+    assert [s.split for s in scenes] == ["probe_train"] * 3 + ["probe_val"] + ["test"] * 2
+    rel = scenes[0].relations[0]
+    assert (rel.text, rel.predicate, rel.label, rel.subject_name, rel.object_name) == ("The cat is left of the dog.", "left of", True, "cat", "dog")
+    assert scenes[0].objects[rel.subject - 1].category == "cat" and scenes[0].objects[rel.object - 1].category == "dog"
+    assert scenes[-1].relations[0].object is None  # two dogs: not guessed
+    assert reading.metadata["join"] == {"statements": 12, "both ends boxed": 10, "ends with 0 or several instances": 2, "images not in the instances": 0}
+    assert [str(s) for s in reading.skipped] == ["dev.jsonl:3: not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"]
+    plain = list(SOURCES.get("vsr").read(root).scenes)  # no instances: statements about named things
+    assert plain[0].objects == () and plain[0].relations[0].subject is None
+
+
+def test_relation_runs_on_converted_vsr(tmp_path):
+    from spatialprobe.probing import run
+
+    root = _vsr(tmp_path / "vsr", n=30)
+    assert main(["data", "convert", "vsr", str(root), "-o", f"instances=[\"{root / 'instances_train2017.json'}\"]", "--out", str(tmp_path / "scenes")]) == 0
+    assert main(["scenes", "validate", str(tmp_path / "scenes"), "--quiet"]) == 0
+    (record,) = run({"model": "toy:tiny-qformer", "data": str(tmp_path / "scenes"), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"),
+                     "sites": ["connector.out"], "tasks": ["relation"], "pools": ["mean"], "probes": ["ridge"], "controls": [], "bootstrap": 100,
+                     "min_train": 10}, progress=False)
+    assert record.metrics["accuracy"].n == 20 and "accuracy[predicate=left of]" in record.metrics  # per relation

@@ -114,11 +114,12 @@ class Instances:
                 skipped.append(Skipped(where, f"unknown category id {ann.get('category_id')!r}"))
                 continue
             try:
-                box = Box(tuple(float(v) for v in ann["bbox"]), "xywh", "pixel", frame)
+                x, y, w, h = (float(v) for v in ann["bbox"])
+                box = Box((x, y, x + w, y + h), "xyxy", "pixel", frame)  # COCO's xywh; built as xyxy directly (no array round trip)
             except (KeyError, TypeError, ValueError) as err:
                 skipped.append(Skipped(where, f"bad bbox {ann.get('bbox')!r} ({err})"))
                 continue
-            if not box.inside_frame(tolerance=0.5):
+            if not (x >= -0.5 and y >= -0.5 and x + w <= frame[0] + 0.5 and y + h <= frame[1] + 0.5):  # the scene format's tolerance
                 skipped.append(Skipped(where, f"bbox {ann['bbox']} lies outside the {frame[0]}×{frame[1]} image"))
                 continue
             seg = ann.get("segmentation")
