@@ -215,12 +215,13 @@ def extract(
 def repair(directory: str | Path, device: str = "cpu", trust_remote_code: bool = False, progress: bool = True) -> ExtractResult:
     """Re-extract exactly the damaged shards of a store, from the model and dataset its key.json
     names, after checking they still produce the same store key."""
-    from spatialprobe.features.reader import read_json, refuse_unrepairable, verify
+    from spatialprobe.features.reader import read_json
     from spatialprobe.models import load_model
 
     directory = Path(directory)
-    refuse_unrepairable(verify(directory))
-    body = read_json(directory / "key.json")
+    body = read_json(directory / "key.json")  # the store itself is verified once, by extract(redo_bad=True)
+    if not isinstance(body, dict) or not isinstance(body.get("components"), dict) or "key" not in body:
+        raise st.StoreError(f"{directory / 'key.json'}: unusable: the store cannot be repaired; remove it with `spatialprobe store rm {directory}` and extract again")
     origin, comp = body.get("origin") or {}, body["components"]
     if not origin.get("model") or not origin.get("data"):
         raise st.StoreError(f"{directory / 'key.json'}: records no model and dataset to re-extract from; run the original "
