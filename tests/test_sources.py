@@ -97,7 +97,8 @@ def test_held_out_validation_is_drawn_by_image_and_recorded(coco):
 def test_data_check_convert_and_validate(coco, tmp_path, capsys):
     assert main(["data", "check", "coco", str(coco)]) == 0
     out = capsys.readouterr().out
-    assert "skipped instances_val2017.json annotation 9001" in out and "9 scenes (" in out and "3 rows skipped" in out
+    assert "skipped instances_val2017.json annotation 9001" in out and "9 scenes; 3 rows skipped" in out
+    assert "test: 3 scenes, 6 objects, 0 expressions, 0 relations, 6 captions" in out  # per split
     assert main(["data", "check", "coco", str(coco), "--strict"]) == 2
     assert "annotation 9001: bbox" in capsys.readouterr().err
     assert main(["data", "convert", "coco", str(coco), "--out", str(tmp_path / "scenes")]) == 0
@@ -234,3 +235,133 @@ def test_relation_runs_on_converted_vsr(tmp_path):
                      "sites": ["connector.out"], "tasks": ["relation"], "pools": ["mean"], "probes": ["ridge"], "controls": [], "bootstrap": 100,
                      "min_train": 10}, progress=False)
     assert record.metrics["accuracy"].n == 20 and "accuracy[predicate=left of]" in record.metrics  # per relation
+
+
+def _narration(image_id: str, annotator: int, words: list[str], box: tuple[float, float, float, float]) -> dict:
+    """One Localized Narratives line: each word spoken for 1 s while the mouse sweeps ``box`` (unit xyxy) left to right."""
+    x0, y0, x1, y1 = box
+    timed = [{"utterance": w, "start_time": float(i), "end_time": float(i) + 1.0} for i, w in enumerate(words)]
+    trace = [{"x": x0 + (x1 - x0) * k / 20, "y": y0 + (y1 - y0) * (k % 2), "t": len(words) * k / 20} for k in range(21)]
+    return {"dataset_id": "mscoco_train2017", "image_id": image_id, "annotator_id": annotator, "caption": " ".join(words).capitalize() + ".",
+            "timed_caption": timed, "traces": [trace[:10], trace[10:]], "voice_recording": f"coco_train/coco_train_{image_id}_{annotator}.ogg"}
+
+
+def _narratives(root: Path, n: int = 6) -> Path:
+    """COCO's Localized Narratives: coco_train_…-0000{0,1}-of-00002.jsonl (train sharded) and coco_val_….jsonl; COCO 2017 images."""
+    rng = np.random.default_rng(1)
+    lines = {"coco_train_localized_narratives-00000-of-00002.jsonl": [], "coco_train_localized_narratives-00001-of-00002.jsonl": [],
+             "coco_val_localized_narratives.jsonl": []}
+    names = list(lines)
+    for i in range(n):
+        split = "train" if i < 2 * n // 3 else "val"
+        image_id = str(400 + i)
+        _image(root / f"{split}2017" / f"{400 + i:012d}.jpg", int(rng.integers(60, 90)), int(rng.integers(50, 80)), 400 + i)
+        a, b = sorted(rng.uniform(0.05, 0.95, 2)), sorted(rng.uniform(0.05, 0.95, 2))
+        row = _narration(image_id, 1, ["in", "this", "picture", "a", "cat"], (a[0], b[0], a[1], b[1]))
+        lines[names[0] if split == "train" else names[2]].append(json.dumps(row))
+        if i == 0:  # a second narration of the same image, in the other shard
+            lines[names[1]].append(json.dumps(_narration(image_id, 2, ["a", "cat", "sits"], (0.1, 0.1, 0.5, 0.6))))
+    late = _narration("400", 3, ["a", "dog"], (0.1, 0.1, 0.4, 0.4))
+    late["timed_caption"].append({"utterance": "there", "start_time": 50.0, "end_time": 51.0})  # after the trace ended
+    late["caption"] = "A dog there."
+    lines[names[1]] += [json.dumps(late), "{not json", json.dumps({**late, "traces": [[]]}),
+                        json.dumps(_narration("499", 1, ["lost"], (0.1, 0.1, 0.2, 0.2)))]  # no points; an image with no file
+    for name, rows in lines.items():
+        (root / name).write_text("".join(r + "\n" for r in rows))
+    return root
+
+
+def test_narratives_give_every_spoken_word_its_trace_box(tmp_path):
+    from spatialprobe.scenes.sources.narratives import utterance_box
+
+    root = _narratives(tmp_path / "ln")
+    reading = SOURCES.get("narratives").read(root)
+    scenes = {s.id: s for s in reading.scenes}
+    assert len(scenes) == 6 and {s.meta["dataset_split"] for s in scenes.values()} == {"train", "val"}
+    first = scenes["ln-train-400"]
+    assert [c.meta["annotator_id"] for c in first.captions] == [1, 2, 3]  # one scene for the image's narrations in both shards
+    caption = first.captions[0]
+    assert [caption.word_text(w) for w in caption.words] == ["In", "this", "picture", "a", "cat"] and caption.kind == "narrative"
+    region = first.object(caption.words[4].object)
+    assert region.category is None and region.meta["kind"] == "trace" and region.meta["utterance"] == 4
+    points = np.array(sorted(((p["x"], p["y"], p["t"]) for seg in _narration("400", 1, ["in", "this", "picture", "a", "cat"], (0, 0, 1, 1))["traces"] for p in seg),
+                      key=lambda p: p[2]))
+    assert utterance_box(points, 4.0, 5.0).shape == (16, 2) and utterance_box(points, 6.0, 7.0) is None
+    w, h = first.frame
+    x0, y0, x1, y1 = region.box.to("xyxy", "pixel").coords
+    assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and x0 <= region.meta["point"][0] <= x1
+    assert reading.metadata["words"]["utterances outside the trace's time"] == 1 and reading.metadata["words"]["narrations"] == 8
+    assert sorted(str(s) for s in reading.skipped) == [
+        "coco_train_localized_narratives-00001-of-00002.jsonl:3: not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))",
+        "coco_train_localized_narratives-00001-of-00002.jsonl:4: the trace has no points",
+        f"coco_train_localized_narratives-00001-of-00002.jsonl:5: image file {root / 'train2017/000000000499.jpg'} is missing",
+    ]
+
+
+def test_word_location_runs_on_converted_narratives(tmp_path):
+    from spatialprobe.probing import run
+
+    root = _narratives(tmp_path / "ln", n=30)
+    assert main(["data", "convert", "narratives", str(root), "-o", "val_fraction=0.2", "--out", str(tmp_path / "scenes")]) == 0
+    assert main(["scenes", "validate", str(tmp_path / "scenes"), "--quiet"]) == 0
+    (record,) = run({"model": "toy:tiny-qformer", "data": str(tmp_path / "scenes"), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"),
+                     "sites": ["connector.out"], "tasks": ["word_location"], "pools": ["mean"], "probes": ["ridge"], "controls": [], "bootstrap": 100,
+                     "min_train": 10}, progress=False)
+    assert record.metrics["point_l1"].n == 50 and record.metrics["point_l1"].clusters == 10  # val: 10 images × 5 located words
+
+
+def _visual_genome(root: Path, n: int = 8) -> Path:
+    """Visual Genome 1.2: region_descriptions.json, image_data.json, images in VG_100K / VG_100K_2; DenseCap's densecap_splits.json."""
+    rng = np.random.default_rng(2)
+    entries, data = [], []
+    for i in range(n):
+        image_id, w, h = 1 + i, int(rng.integers(60, 100)), int(rng.integers(50, 90))
+        folder = "VG_100K" if i % 2 else "VG_100K_2"
+        _image(root / folder / f"{image_id}.jpg", w, h, 500 + i)
+        data.append({"width": w, "height": h, "url": f"https://cs.stanford.edu/people/rak248/{folder}/{image_id}.jpg", "image_id": image_id,
+                     "coco_id": None, "flickr_id": None})
+        regions = [{"region_id": 100 * image_id + k, "width": int(w / 3), "height": int(h / 3), "image_id": image_id, "phrase": f"the thing {k}",
+                    "y": int(k * h / 4), "x": int(k * w / 4)} for k in range(3)]
+        entries.append({"regions": regions, "id": image_id})
+    entries[0]["regions"].append({"region_id": 9999, "width": 50, "height": 10, "image_id": 1, "phrase": "off the edge", "y": 0, "x": data[0]["width"] - 10})
+    entries[1]["regions"].append({"region_id": 9998, "width": 5, "height": 5, "image_id": 2, "phrase": " ", "y": 0, "x": 0})
+    entries.append({"regions": [], "id": 77})  # no image file
+    (root / "region_descriptions.json").write_text(json.dumps(entries))
+    (root / "image_data.json").write_text(json.dumps(data))
+    ids = list(range(1, n + 1))
+    (root / "densecap_splits.json").write_text(json.dumps({"train": ids[: n // 2] + [77], "val": ids[n // 2 : 3 * n // 4], "test": ids[3 * n // 4 :]}))
+    return root
+
+
+def test_visual_genome_regions_are_objects_with_their_phrases(tmp_path):
+    root = _visual_genome(tmp_path / "vg")
+    reading = SOURCES.get("visual_genome").read(root)
+    scenes = list(reading.scenes)
+    assert [s.split for s in scenes] == ["probe_train"] * 4 + ["probe_val"] * 2 + ["test"] * 2
+    first = scenes[0]
+    assert first.image == "VG_100K_2/1.jpg" and scenes[1].image == "VG_100K/2.jpg"
+    region, phrase = first.objects[1], first.expressions[1]
+    assert region.category is None and region.meta == {"region_id": 101} and (phrase.text, phrase.referent, phrase.kind) == ("the thing 1", 2, "region")
+    assert region.box.to("xywh", "pixel").coords[2:] == (int(first.width / 3), int(first.height / 3))
+    assert sorted(str(s) for s in reading.skipped) == [
+        "region_descriptions.json image 77: image file 77.jpg is in neither VG_100K nor VG_100K_2",
+        "region_descriptions.json region 9998: empty phrase",
+        f"region_descriptions.json region 9999: box [{first.width - 10}, 0, 50, 10] lies outside the {first.width}×{first.height} image",
+    ]
+    assert reading.metadata["counts"] == {"images": 8, "regions": 24, "images in no split": 0}
+    one = list(SOURCES.get("visual_genome").read(root, split_file=None, image_data=None, val_fraction=0.5).scenes)
+    assert {s.meta["dataset_split"] for s in one} == {"all"} and {s.split for s in one} == {"probe_train", "probe_val"}
+    with pytest.raises(SourceError, match="splits.jsonx: missing .*split_file=null"):
+        SOURCES.get("visual_genome").read(root, split_file="densecap_splits.json" + "x")
+
+
+def test_referring_box_runs_on_converted_visual_genome(tmp_path):
+    from spatialprobe.probing import run
+
+    root = _visual_genome(tmp_path / "vg", n=24)
+    assert main(["data", "convert", "visual_genome", str(root), "--out", str(tmp_path / "scenes")]) == 0
+    assert main(["scenes", "validate", str(tmp_path / "scenes"), "--quiet"]) == 0
+    (record,) = run({"model": "toy:tiny-qformer", "data": str(tmp_path / "scenes"), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"),
+                     "sites": ["connector.out"], "tasks": ["referring_box"], "pools": ["mean"], "probes": ["ridge"], "controls": [], "bootstrap": 100,
+                     "min_train": 10}, progress=False)
+    assert record.metrics["ACC@0.5"].n == 18 and record.metrics["ACC@0.5"].clusters == 6

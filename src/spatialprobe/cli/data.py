@@ -68,30 +68,36 @@ def _reading(args):
     return _source(args.source).read(args.root, strict=args.strict, **dict(args.option))
 
 
+COUNTED = ("scenes", "objects", "expressions", "relations", "captions")
+"""What `data check` counts per probing split (expressions: referring expressions and region phrases;
+relations: true/false statements; captions: captions and narrations)."""
+FIGURES = ("join", "words", "counts", "images_in_several_splits")
+"""A source's own figures in its metadata (VSR's box join, narrations' located words, …), printed as they are."""
+
+
 def _report(reading, counts: dict) -> None:
     for row in reading.skipped:
         print(f"skipped {row}")
-    per_split = ", ".join(f"{split} {n}" for split, n in sorted(counts["splits"].items()))
-    print(f"{counts['scenes']} scenes ({per_split}), {counts['objects']} objects, {counts['expressions']} expressions, "
-          f"{counts['captions']} captions; {len(reading.skipped)} rows skipped")
+    for split, n in sorted(counts.items()):
+        print(f"{split}: " + ", ".join(f"{n[k]} {k}" for k in COUNTED))
+    for key in FIGURES:
+        if key in reading.metadata:
+            print(f"{key}: {json.dumps(reading.metadata[key])}")
+    total = sum(n["scenes"] for n in counts.values())
+    print(f"{total} scenes; {len(reading.skipped)} rows skipped")
 
 
 def _count(scenes, counts: dict):
     for scene in scenes:
-        counts["scenes"] += 1
-        counts["splits"][scene.split] = counts["splits"].get(scene.split, 0) + 1
-        counts["objects"] += len(scene.objects)
-        counts["expressions"] += len(scene.expressions)
-        counts["captions"] += len(scene.captions)
+        n = counts.setdefault(scene.split, dict.fromkeys(COUNTED, 0))
+        n["scenes"] += 1
+        for key in COUNTED[1:]:
+            n[key] += len(getattr(scene, key))
         yield scene
 
 
-def _counts() -> dict:
-    return {"scenes": 0, "splits": {}, "objects": 0, "expressions": 0, "captions": 0}
-
-
 def _check(args) -> int:
-    reading, counts = _reading(args), _counts()
+    reading, counts = _reading(args), {}
     for _ in _count(reading.scenes, counts):
         pass
     _report(reading, counts)
@@ -101,11 +107,11 @@ def _check(args) -> int:
 def _convert(args) -> int:
     from spatialprobe.scenes.dataset import DatasetWriter
 
-    reading, counts = _reading(args), _counts()
+    reading, counts = _reading(args), {}
     with DatasetWriter(args.out, force=args.force) as writer:
         for scene in _count(reading.scenes, counts):
             writer.add(scene)
-        writer.finish({**reading.metadata, "image_root": str(reading.image_root.resolve()), "splits": counts["splits"],
+        writer.finish({**reading.metadata, "image_root": str(reading.image_root.resolve()), "splits": {split: n["scenes"] for split, n in counts.items()}, "counts_per_split": counts,
                        "skipped": [str(s) for s in reading.skipped]})
     _report(reading, counts)
     print(f"dataset: {args.out} (images read from {reading.image_root.resolve()}); check it with `spatialprobe scenes validate {args.out}`")

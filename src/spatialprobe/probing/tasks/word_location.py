@@ -32,7 +32,7 @@ def _phrase(caption, word) -> str:
 
 def build(scenes, store, options) -> Items:
     rows, lookup, boxes = scene_index(store), object_lookup(store), store.objects()["boxes"]
-    kinds = set(options.get("captions", ["coarse", "spatial"]))
+    kinds = set(options.get("captions", ["coarse", "spatial", "narrative"]))
     cols = {k: [] for k in ("scene", "item", "split", "row", "target", "text", "obj", "key", "size", "overlap", "caption")}
     for scene in scenes:
         if scene.id not in rows:

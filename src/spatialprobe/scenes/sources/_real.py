@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,40 @@ def read_json(path: Path):
         raise SourceError(f"{path}: missing") from None
     except (OSError, ValueError) as err:
         raise SourceError(f"{path}: not valid JSON ({err})") from None
+
+
+_BETWEEN = re.compile(r"[\s,]*")
+
+
+def iter_json_array(path: Path, chunk: int = 1 << 22) -> Iterator:
+    """The elements of a file holding one JSON array, decoded one at a time (a multi-GB
+    ``region_descriptions.json`` never sits in memory whole); errors name the file and offset."""
+    decoder = json.JSONDecoder()
+    try:
+        f = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise SourceError(f"{path}: missing") from None
+    with f:
+        buffer, pos, offset = f.read(chunk).lstrip(), 0, 0
+        if not buffer.startswith("["):
+            raise SourceError(f"{path}: expected a JSON array")
+        pos = 1
+        while True:
+            pos = _BETWEEN.match(buffer, pos).end()
+            if buffer.startswith("]", pos):
+                return
+            try:
+                value, end = decoder.raw_decode(buffer, pos) if pos < len(buffer) else (None, -1)
+            except ValueError as err:
+                value, end, error = None, -1, getattr(err, "msg", err)
+            if end > 0:
+                yield value
+                pos = end
+                continue
+            more = f.read(chunk)  # the element runs past the buffer (or is broken: decided once nothing is left)
+            if not more:
+                raise SourceError(f"{path}: " + ("the JSON array is not closed" if pos >= len(buffer) else f"not valid JSON near character {offset + pos} ({error})"))
+            buffer, offset, pos = buffer[pos:] + more, offset + pos, 0
 
 
 def split_mapper(default: dict, override: dict | None, val_fraction: float):
