@@ -365,3 +365,90 @@ def test_referring_box_runs_on_converted_visual_genome(tmp_path):
                      "sites": ["connector.out"], "tasks": ["referring_box"], "pools": ["mean"], "probes": ["ridge"], "controls": [], "bootstrap": 100,
                      "min_train": 10}, progress=False)
     assert record.metrics["ACC@0.5"].n == 18 and record.metrics["ACC@0.5"].clusters == 6
+
+
+def test_a_source_address_reads_the_dataset_once_and_again_when_its_files_change(tmp_path, monkeypatch, capsys):
+    from spatialprobe.probing import run
+    from spatialprobe.registry import UnknownNameError
+
+    monkeypatch.setenv("SPATIALPROBE_CACHE", str(tmp_path / "cache"))
+    root = _vsr(tmp_path / "vsr", n=30)
+    address = f"vsr:{root}?instances=[\"{root / 'instances_train2017.json'}\"]"
+    first = SceneDataset(address)
+    assert first.root.parent == tmp_path / "cache" / "sources" and len(first.scenes()) == 30
+    assert "1 rows skipped (`spatialprobe data check vsr" in capsys.readouterr().err
+    stamp = (first.root / "scenes.jsonl").stat().st_mtime_ns
+    assert SceneDataset(address).root == first.root and (first.root / "scenes.jsonl").stat().st_mtime_ns == stamp  # read once
+    assert SceneDataset(f"vsr:{root}").root != first.root  # other options, another dataset
+    lines = (root / "test.jsonl").read_text().splitlines()
+    (root / "test.jsonl").write_text("\n".join(lines[:-2]) + "\n")  # an annotation file changes: read again
+    assert len(SceneDataset(address).scenes("test")) == 9
+    config = {"model": "toy:tiny-qformer", "data": address, "store": str(tmp_path / "st"), "out": str(tmp_path / "run"), "sites": ["connector.out"],
+              "tasks": ["relation"], "pools": ["mean"], "probes": ["ridge"], "controls": [], "bootstrap": 100, "min_train": 10}
+    (record,) = run(config, progress=False)
+    assert record.metrics["accuracy"].n == 18
+    with pytest.raises(UnknownNameError, match="'vrs' is not a real-dataset source; did you mean 'vsr'"):
+        SceneDataset(f"vrs:{root}")
+    with pytest.raises(SourceError, match="unknown option 'split'; did you mean 'splits'"):
+        SceneDataset(f"vsr:{root}?split=train")
+
+
+PAIRED_CATEGORIES = [{"id": i, "name": n, "supercategory": ""} for i, n in ((17, "cat"), (18, "dog"), (15, "bench"), (65, "bed"), (63, "couch"), (62, "chair"),
+                                                                            (20, "sheep"), (23, "bear"), (1, "person"))]
+
+
+def _paired_coco(root: Path, n: int = 48) -> Path:
+    """COCO instances and captions whose images hold one of cat / dog and one of bench / bed / couch / chair (2406.09067's task 0)."""
+    rng = np.random.default_rng(3)
+    (root / "annotations").mkdir(parents=True)
+    for split, count in (("train", n), ("val", n // 3)):
+        images, anns, caps = [], [], []
+        for i in range(count):
+            image = _coco_image(i + (0 if split == "train" else 500))
+            images.append(image)
+            _image(root / f"{split}2017" / image["file_name"], 80, 60, image["id"])
+            primary, secondary = (17, 18)[i % 2], (15, 65, 63, 62)[(i // 2) % 4]
+            anns += [_ann(10 * image["id"] + 1, image["id"], primary, (2, 2, 40, 40)), _ann(10 * image["id"] + 2, image["id"], secondary, (50, 30, 20, 20)),
+                     _ann(10 * image["id"] + 3, image["id"], secondary, (50, 5, 8, 8)), _ann(10 * image["id"] + 4, image["id"], (20, 23, 1)[i % 3], (20, 45, 10, 10))]
+            if i == 5:
+                anns.append(_ann(10 * image["id"] + 5, image["id"], 18 if primary == 17 else 17, (60, 40, 15, 15)))  # both primaries: not in the set
+            caps.append({"id": 7000 + image["id"], "image_id": image["id"], "caption": "A cat." if i % 4 < 2 else "A room."})
+        instances = {**_instances(images, anns), "categories": PAIRED_CATEGORIES}
+        (root / "annotations" / f"instances_{split}2017.json").write_text(json.dumps(instances))
+        (root / "annotations" / f"captions_{split}2017.json").write_text(json.dumps({"images": images, "annotations": caps}))
+    return root
+
+
+def test_coco_task_sets_of_2406_09067(tmp_path):
+    root = _paired_coco(tmp_path / "coco")
+    reading = SOURCES.get("coco").read(root, task_set="paired-0")
+    scenes = list(reading.scenes)
+    assert len(scenes) == 48 + 16 - 2 and reading.metadata["counts"]["images with several primary or secondary categories"] == 2  # image 5 of each split
+    roles = {o.meta["role"]: o for o in scenes[0].objects if "role" in o.meta}
+    assert roles["primary"].category == "cat" and roles["secondary"].category == "bench"
+    assert roles["secondary"].box.to("xywh", "pixel").coords == (50, 30, 20, 20)  # the larger of the two benches
+    assert len(scenes[0].objects) == 4  # the other objects stay, unmarked
+    reading = SOURCES.get("coco").read(root, task_set="global", first_images=10, splits=["train"])
+    whole = list(reading.scenes)  # the first 10 images; the 3 whose only 20-way object would be a person are not in the set
+    assert len(whole) == 7 and all(len(s.objects) == 1 and s.objects[0].category in ("sheep", "bear") for s in whole)
+    assert reading.metadata["counts"]["images not in the task set"] == 3
+    with pytest.raises(SourceError, match="task_set: expected one of global, paired-0"):
+        SOURCES.get("coco").read(root, task_set="paired-9")
+
+
+def test_object_identity_runs_on_the_paired_and_global_sets(tmp_path):
+    from spatialprobe.probing import run
+
+    root = _paired_coco(tmp_path / "coco")
+    base = {"model": "toy:tiny-qformer", "store": str(tmp_path / "st"), "sites": ["vision.out"], "pools": ["object_mean"], "probes": ["logistic"],
+            "controls": [], "bootstrap": 100, "min_train": 8}
+    assert main(["data", "convert", "coco", str(root), "-o", "task_set=paired-0", "-o", "val_fraction=0.2", "--out", str(tmp_path / "paired")]) == 0
+    records = run({**base, "data": str(tmp_path / "paired"), "out": str(tmp_path / "r1"),
+                   "tasks": [{"name": "object_identity", "pairing": "paired", "source": s, "target": t} for s, t in (("primary", "primary"), ("secondary", "secondary"))]},
+                  progress=False)
+    primary, secondary = records
+    assert primary.metrics["accuracy"].n == 14 and secondary.metrics["accuracy"].n == 14  # 15 val pairs, balanced to equal cat / dog counts per secondary
+    assert {"accuracy[mentioned=mentioned]", "accuracy[mentioned=not mentioned]"} <= set(primary.metrics)
+    assert main(["data", "convert", "coco", str(root), "-o", "task_set=global", "--out", str(tmp_path / "global")]) == 0
+    (whole,) = run({**base, "data": str(tmp_path / "global"), "out": str(tmp_path / "r2"), "tasks": ["object_identity"]}, progress=False)
+    assert whole.metrics["accuracy"].n == 11  # val objects of the 20 categories (sheep, bear), the person dropped

@@ -9,13 +9,12 @@ from pathlib import Path
 
 def _option(text: str) -> tuple[str, object]:
     """``key=value``; the value is read as JSON when it parses (numbers, lists, mappings), else as a string."""
+    from spatialprobe.scenes.address import option_value
+
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
+    return key, option_value(value)
 
 
 def add_parser(sub) -> None:
@@ -68,14 +67,13 @@ def _reading(args):
     return _source(args.source).read(args.root, strict=args.strict, **dict(args.option))
 
 
-COUNTED = ("scenes", "objects", "expressions", "relations", "captions")
-"""What `data check` counts per probing split (expressions: referring expressions and region phrases;
-relations: true/false statements; captions: captions and narrations)."""
 FIGURES = ("join", "words", "counts", "images_in_several_splits")
 """A source's own figures in its metadata (VSR's box join, narrations' located words, …), printed as they are."""
 
 
 def _report(reading, counts: dict) -> None:
+    from spatialprobe.scenes.address import COUNTED
+
     for row in reading.skipped:
         print(f"skipped {row}")
     for split, n in sorted(counts.items()):
@@ -87,32 +85,20 @@ def _report(reading, counts: dict) -> None:
     print(f"{total} scenes; {len(reading.skipped)} rows skipped")
 
 
-def _count(scenes, counts: dict):
-    for scene in scenes:
-        n = counts.setdefault(scene.split, dict.fromkeys(COUNTED, 0))
-        n["scenes"] += 1
-        for key in COUNTED[1:]:
-            n[key] += len(getattr(scene, key))
-        yield scene
-
-
 def _check(args) -> int:
+    from spatialprobe.scenes.address import tally
+
     reading, counts = _reading(args), {}
-    for _ in _count(reading.scenes, counts):
+    for _ in tally(reading.scenes, counts):
         pass
     _report(reading, counts)
     return 0
 
 
 def _convert(args) -> int:
-    from spatialprobe.scenes.dataset import DatasetWriter
+    from spatialprobe.scenes.address import convert
 
-    reading, counts = _reading(args), {}
-    with DatasetWriter(args.out, force=args.force) as writer:
-        for scene in _count(reading.scenes, counts):
-            writer.add(scene)
-        writer.finish({**reading.metadata, "image_root": str(reading.image_root.resolve()), "splits": {split: n["scenes"] for split, n in counts.items()}, "counts_per_split": counts,
-                       "skipped": [str(s) for s in reading.skipped]})
+    reading, counts = convert(_source(args.source), args.root, dict(args.option), args.out, strict=args.strict, force=args.force)
     _report(reading, counts)
     print(f"dataset: {args.out} (images read from {reading.image_root.resolve()}); check it with `spatialprobe scenes validate {args.out}`")
     return 0

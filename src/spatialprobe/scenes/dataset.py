@@ -90,10 +90,13 @@ many steps on one dataset parse it once."""
 
 
 class SceneDataset:
-    """Read access to a dataset directory."""
+    """Read access to a dataset directory, or to a real dataset by its ``SOURCE:ROOT`` address
+    (`spatialprobe.scenes.address`: read once into the cache)."""
 
     def __init__(self, root: str | Path):
-        self.root = Path(root)
+        from spatialprobe.scenes.address import resolve
+
+        self.root = resolve(root)
         meta_path = self.root / META_FILE
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.root}: no such dataset directory")

@@ -25,7 +25,11 @@ ROLES = ("primary", "secondary")
 
 
 def _pair(scene):
-    """(primary, secondary): the largest object and, drawn by the scene id, one of another category."""
+    """(primary, secondary): the objects a dataset marks so (``meta.role``, COCO's task sets), else the
+    largest object and, drawn by the scene id, one of another category."""
+    roles = {o.meta.get("role"): o for o in scene.objects if o.meta.get("role") in ROLES}
+    if roles:
+        return (roles["primary"], roles["secondary"]) if len(roles) == 2 else None
     ordered = sorted(scene.objects, key=lambda o: (-o.box.area, o.id))
     primary = ordered[0]
     others = [o for o in ordered[1:] if o.category != primary.category]
@@ -35,10 +39,11 @@ def _pair(scene):
 
 
 def _mentioned(scene, obj) -> str:
-    coarse = [c for c in scene.captions if c.kind == "coarse"]
-    if not coarse:
+    """Whether any of the scene's image captions (the lab's coarse one, COCO's five) mentions the object."""
+    captions = [c for c in scene.captions if c.kind in ("coarse", "coco")]
+    if not captions:
         return "unknown"
-    return "mentioned" if obj.id in coarse[0].mentions else "not mentioned"
+    return "mentioned" if any(obj.id in c.mentions for c in captions) else "not mentioned"
 
 
 def build(scenes, store, options) -> Items:

@@ -53,6 +53,8 @@ class Reading:
     image_root: Path
     metadata: dict
     skipped: list[Skipped] = field(default_factory=list)
+    inputs: list[Path] = field(default_factory=list)
+    """The annotation files read (not images): a cached conversion is stale when one changes."""
 
 
 def read_json(path: Path):
@@ -160,7 +162,7 @@ class Instances:
             seg = ann.get("segmentation")
             mask = Mask("rle", seg) if isinstance(seg, dict) else Mask("polygons", seg) if seg else None
             ids[ann["id"]] = len(objects) + 1
-            objects.append(SceneObject(len(objects) + 1, box, category, mask=mask, crowd=bool(ann.get("iscrowd", 0)), meta={"annotation_id": ann["id"]}))
+            objects.append(SceneObject(len(objects) + 1, box, category, mask=mask, crowd=bool(ann.get("iscrowd", 0)), meta={"annotation_id": ann["id"], "category_id": ann["category_id"]}))
         return objects, ids
 
 

@@ -151,7 +151,7 @@ def read(root: Path, files: str, image_root: str, image_file: str, split_map: di
                 for handle in handles.values():
                     handle.close()
 
-    return Reading(scenes(), images, {"split_map": mapping, "val_fraction": val_fraction, "words": counts}, skipped)
+    return Reading(scenes(), images, {"split_map": mapping, "val_fraction": val_fraction, "words": counts}, skipped, inputs=paths)
 
 
 SOURCES.register("narratives", RealSource("narratives", "Localized Narratives: narrations with per-word trace boxes (PixelLLM's targets)", {

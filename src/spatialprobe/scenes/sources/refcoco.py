@@ -96,7 +96,7 @@ def read(root: Path, dataset: str, split_by: str | None, images: str, split_map:
                         source=dataset, objects=tuple(objects), expressions=tuple(expressions), meta={"dataset_split": split, "image_id": image_id})
 
     note = {"images_in_several_splits": len(shared)} if shared else {}
-    return Reading(scenes(), image_root, {"split_map": mapping, "split_by": split_by, **note}, skipped)
+    return Reading(scenes(), image_root, {"split_map": mapping, "split_by": split_by, **note}, skipped, inputs=[refs_path, instances.path])
 
 
 SOURCES.register("refcoco", RealSource("refcoco", "RefCOCO / RefCOCO+ / RefCOCOg referring expressions (refer layout; refs pickles read safely)", {

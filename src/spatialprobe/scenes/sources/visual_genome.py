@@ -105,7 +105,8 @@ def read(root: Path, regions: str, image_data: str | None, split_file: str | Non
             yield Scene(f"vg-{image_id}", relative, frame[0], frame[1], split=target, source="visual_genome", objects=tuple(objects),
                         expressions=tuple(expressions), meta={"dataset_split": split, "image_id": image_id})
 
-    return Reading(scenes(), root, {"split_map": mapping, "val_fraction": val_fraction, "counts": counts}, skipped)
+    return Reading(scenes(), root, {"split_map": mapping, "val_fraction": val_fraction, "counts": counts}, skipped,
+                   inputs=[p for p in (regions_path, image_data and root / image_data, split_file and root / split_file) if p])
 
 
 SOURCES.register("visual_genome", RealSource("visual_genome", "Visual Genome region descriptions (phrase + box per region), DenseCap splits", {

@@ -81,7 +81,7 @@ def read(root: Path, splits: list, images: str, instances: list | None, split_ma
                 yield Scene(f"vsr-{split}-{Path(name).stem}", name, width, height, split=target, source="vsr", objects=tuple(objects),
                             relations=tuple(relations), meta={"dataset_split": split})
 
-    return Reading(scenes(), image_root, {"split_map": mapping, "join": counts}, skipped)
+    return Reading(scenes(), image_root, {"split_map": mapping, "join": counts}, skipped, inputs=list(files.values()) + [c.path for c in coco])
 
 
 SOURCES.register("vsr", RealSource("vsr", "VSR true/false spatial statements (random or zero-shot split), boxes joined from COCO where unambiguous", {
