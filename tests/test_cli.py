@@ -42,7 +42,7 @@ def test_ls_lists_registries_and_every_name_a_config_accepts(capsys):
 
     assert main(["ls"]) == 0
     out = capsys.readouterr().out
-    assert "sources: coco, refcoco, synthetic, vsr" in out and "metrics:" in out and "studies: decodability" in out
+    assert "sources: coco, narratives, refcoco, synthetic, visual_genome, vsr" in out and "metrics:" in out and "studies: decodability" in out
     assert "toy presets (random init): tiny-linear" in out and "joint conditions: frozen, joint, joint from random, upper reference" in out
     assert "connector objectives: coarse, spatial, location" in out and "  referring_box: ACC@0.5, IoU" in out
     assert names.POOLS == tuple(POOLS) and names.TOY_PRESETS == tuple(toy.PRESETS) and joint.CONDITIONS == names.JOINT_CONDITIONS  # one source each

@@ -370,3 +370,12 @@ def test_file_hashes_are_reread_only_when_a_file_changes(data, tmp_path, monkeyp
     assert {k: v for k, v in second.items() if k != paths[0]} == {k: v for k, v in first.items() if k != paths[0]}
     files._index_path(copy.resolve()).write_text("{garbage")  # a damaged index costs a re-read, never a wrong hash
     assert files.file_hashes(copy, paths) == second
+
+
+def test_an_object_that_covers_no_patch_is_an_error_not_patch_zero():
+    from spatialprobe.features.pools import PoolError, _object_cells
+
+    objects = {"coverage": np.array([[0.0, 0.0, 0.0, 0.0], [0.0, 0.01, 0.0, 0.0]]), "nearest": np.zeros((2, 4), bool), "id": np.array([3, 4]), "row": np.array([0, 0])}
+    assert _object_cells(objects, [1], "area")[0].tolist() == [1]  # a small object: its most covered patch
+    with pytest.raises(PoolError, match="object 3 of row 0 covers no patch of the grid"):
+        _object_cells(objects, [0], "area")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -387,6 +388,9 @@ def test_a_source_address_reads_the_dataset_once_and_again_when_its_files_change
               "tasks": ["relation"], "pools": ["mean"], "probes": ["ridge"], "controls": [], "bootstrap": 100, "min_train": 10}
     (record,) = run(config, progress=False)
     assert record.metrics["accuracy"].n == 18
+    (tmp_path / "probe.yaml").write_text(json.dumps({**config, "data": "elsewhere", "out": str(tmp_path / "cli")}))
+    assert main(["probe", str(tmp_path / "probe.yaml"), "--data", address, "--quiet"]) == 0  # the address overrides config.data
+    assert json.loads((tmp_path / "cli" / "config.json").read_text())["data"] == address
     with pytest.raises(UnknownNameError, match="'vrs' is not a real-dataset source; did you mean 'vsr'"):
         SceneDataset(f"vrs:{root}")
     with pytest.raises(SourceError, match="unknown option 'split'; did you mean 'splits'"):
@@ -452,3 +456,53 @@ def test_object_identity_runs_on_the_paired_and_global_sets(tmp_path):
     assert main(["data", "convert", "coco", str(root), "-o", "task_set=global", "--out", str(tmp_path / "global")]) == 0
     (whole,) = run({**base, "data": str(tmp_path / "global"), "out": str(tmp_path / "r2"), "tasks": ["object_identity"]}, progress=False)
     assert whole.metrics["accuracy"].n == 11  # val objects of the 20 categories (sheep, bear), the person dropped
+
+
+def test_a_centre_crop_of_wide_images_leaves_out_objects_it_removes_and_marks_those_it_cuts(tmp_path):
+    """CLIP resizes the short side and crops the centre: on a 128×32 image it sees x ∈ [48, 80] only."""
+    from spatialprobe.geometry import Box
+    from spatialprobe.probing import run
+    from spatialprobe.scenes import DatasetWriter
+    from spatialprobe.scenes.record import Expression, Mask, Scene, SceneObject
+    from tiny_hf import save_clip
+
+    clip = save_clip(tmp_path / "clip")
+    splits = ["probe_train"] * 8 + ["probe_val"] * 4 + ["test"] * 4
+    with DatasetWriter(tmp_path / "wide") as writer:
+        for i, split in enumerate(splits):
+            _image(tmp_path / "images" / f"{i}.png", 128, 32, 900 + i)
+            boxes = {"gone": (2, 4, 20, 28), "cut": (40 + i % 3, 4, 60, 28), "seen": (52, 4 + i % 2, 76, 28)}
+            objects = tuple(SceneObject(k + 1, Box(b, "xyxy", "pixel", (128, 32)), name, mask=Mask("polygons", [[b[0], b[1], b[2], b[1], b[2], b[3], b[0], b[3]]]))
+                            for k, (name, b) in enumerate(boxes.items()))
+            expressions = tuple(Expression(f"e{k}", f"the {name} one", k + 1) for k, name in enumerate(boxes))
+            writer.add(Scene(f"w{i}", f"{i}.png", 128, 32, split=split, source="fixture", objects=objects, expressions=expressions))
+        writer.finish({"image_root": str(tmp_path / "images")})
+    with warnings.catch_warnings(record=True) as caught:  # (pytest.warns would re-emit pycocotools' numpy-2 notices)
+        warnings.simplefilter("always", UserWarning)
+        (record,) = run({"model": f"hf:{clip}", "data": str(tmp_path / "wide"), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"),
+                         "sites": ["vision.out"], "tasks": ["referring_box"], "pools": ["mean"], "probes": ["ridge"], "controls": [], "bootstrap": 100,
+                         "min_train": 8}, progress=False)
+    assert [str(w.message) for w in caught if w.category is UserWarning] == [
+        "referring_box: 16 items left out: their object lies outside the model's input frame (the preprocessing crops it away); "
+        "`view` breaks the rest down into whole and cropped"]
+    assert record.metrics["ACC@0.5"].n == 8 and record.metrics["ACC@0.5[view=cropped]"].n == 4 and record.metrics["ACC@0.5[view=whole]"].n == 4
+    with warnings.catch_warnings(record=True) as caught:  # an object pool never reads a patch the object does not cover
+        warnings.simplefilter("always", UserWarning)
+        (record,) = run({"model": f"hf:{clip}", "data": str(tmp_path / "wide"), "store": str(tmp_path / "st"), "out": str(tmp_path / "run2"),
+                         "sites": ["vision.out"], "tasks": ["object_identity"], "pools": ["object_mean"], "probes": ["logistic"], "controls": [],
+                         "bootstrap": 100, "min_train": 8}, progress=False)
+    assert record.metrics["accuracy"].n == 8 and any(str(w.message).startswith("object_identity: 16 items left out") for w in caught)
+
+
+@pytest.mark.parametrize("source, build, line", [
+    ("refcoco", _refcoco, "probe_train: 28 scenes, 56 objects, 112 expressions, 0 relations, 0 captions"),
+    ("vsr", _vsr, "probe_train: 3 scenes, 0 objects, 0 expressions, 6 relations, 0 captions"),
+    ("narratives", _narratives, "test: 2 scenes, 10 objects, 0 expressions, 0 relations, 2 captions"),
+    ("visual_genome", _visual_genome, "test: 2 scenes, 6 objects, 6 expressions, 0 relations, 0 captions"),
+])
+def test_data_check_counts_every_source_per_split(source, build, line, tmp_path, capsys):
+    root = build(tmp_path / source)
+    assert main(["data", "check", source, str(root)]) == 0
+    out = capsys.readouterr().out
+    assert line in out and "rows skipped" in out
+    assert main(["data", "check", source, str(root), "--strict"]) == 2  # every fixture has a bad row

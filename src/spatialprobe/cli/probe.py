@@ -11,6 +11,8 @@ def add_parser(sub) -> None:
     parser = sub.add_parser("probe", help="run probes (tasks × sites × pools × probes × seeds) from a YAML config")
     parser.add_argument("config", type=Path, help="probing config (see docs/probing.md)")
     parser.add_argument("--out", default=None, help="override config.out")
+    parser.add_argument("--model", default=None, help="override config.model (hf:…, toy:…)")
+    parser.add_argument("--data", default=None, help="override config.data: a scene dataset, or SOURCE:ROOT?options (docs/datasets.md)")
     parser.add_argument("--threads", type=positive_int, default=None)
     parser.add_argument("--force", action="store_true", help="replace an existing probe output (once the new one is complete)")
     parser.add_argument("--quiet", action="store_true")
@@ -40,8 +42,9 @@ def _probe(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     config = ProbeConfig.from_yaml(args.config)
-    if args.out:
-        config.out = args.out
+    overrides = {k: v for k, v in (("out", args.out), ("model", args.model), ("data", args.data)) if v}
+    if overrides:
+        config = ProbeConfig.from_dict({**config.to_dict(), **overrides})  # validated again, as the file was
     records = run(config, progress=not args.quiet, force=args.force)
     for line in best_sites(records):
         print(line)

@@ -114,10 +114,10 @@ def _object_cells(objects, items, mode: str) -> list[np.ndarray]:
             if np.isnan(cov).any():
                 raise PoolError(f"object {objects['id'][i]} of row {objects['row'][i]} has no mask: this pool needs masks")
             chosen = np.flatnonzero(cov >= MIN_COVERAGE)
-            if chosen.size == 0:  # a small object: its most covered patch
+            if chosen.size == 0 and cov.max() > 0:  # a small object: its most covered patch
                 chosen = np.array([int(np.argmax(cov))])
         if chosen.size == 0:
-            raise PoolError(f"object {objects['id'][i]} of row {objects['row'][i]} vanishes on the patch grid")
+            raise PoolError(f"object {objects['id'][i]} of row {objects['row'][i]} covers no patch of the grid (too small, or cropped away by the preprocessing)")
         cells.append(chosen)
     return cells
 

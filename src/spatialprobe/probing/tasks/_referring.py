@@ -8,6 +8,7 @@ from spatialprobe.geometry import acc_at, center_in_box, iou
 from spatialprobe.models.preprocess import Preprocess
 from spatialprobe.probing.items import Items
 from spatialprobe.probing.tasks._base import items_from, object_lookup, object_type, overlap_group, scene_index, size_group
+from spatialprobe.probing.tasks._view import View
 
 
 def model_frame(store, scene) -> tuple[int, int]:
@@ -15,10 +16,11 @@ def model_frame(store, scene) -> tuple[int, int]:
     return Preprocess.from_json(store.manifest["components"]["preprocess"]).input_size(scene.frame)
 
 
-def expression_items(scenes, store, target_fn, dtype=np.float64) -> Items:
-    """Items for every expression whose referent is annotated; ``target_fn(model_box, frame)``."""
+def expression_items(scenes, store, target_fn, task: str, dtype=np.float64) -> Items:
+    """Items for every expression whose referent is annotated and in view; ``target_fn(model_box, frame)``."""
     rows, lookup, boxes = scene_index(store), object_lookup(store), store.objects()["boxes"]
-    cols = {k: [] for k in ("scene", "item", "split", "row", "target", "text", "obj", "key", "size", "n_objects", "overlap", "kind", "template")}
+    view = View(store, task)
+    cols = {k: [] for k in ("scene", "item", "split", "row", "target", "text", "obj", "key", "size", "n_objects", "overlap", "kind", "template", "view")}
     for scene in scenes:
         if scene.id not in rows:
             continue
@@ -28,15 +30,19 @@ def expression_items(scenes, store, target_fn, dtype=np.float64) -> Items:
             if e.referent is None:
                 continue
             obj = scene.object(e.referent)
+            seen = view.of(scene, obj)
+            if seen is None:
+                continue
             k = lookup[(r, obj.id)]
             for name, value in (
                 ("scene", scene.id), ("item", e.id), ("split", scene.split), ("row", r),
                 ("target", target_fn(boxes[k], frame)), ("text", e.text), ("obj", k), ("key", object_type(obj)),
                 ("size", size_group(obj)), ("n_objects", str(len(scene.objects))), ("overlap", overlap_group(scene)),
-                ("kind", e.kind), ("template", e.template or ""),
+                ("kind", e.kind), ("template", e.template or ""), ("view", seen),
             ):
                 cols[name].append(value)
-    return items_from(cols, {k: k for k in ("size", "n_objects", "overlap", "kind", "template")}, target_dtype=dtype)
+    view.report()
+    return items_from(cols, {k: k for k in ("size", "n_objects", "overlap", "kind", "template") + view.group(cols["view"])}, target_dtype=dtype)
 
 
 def unit_cxcywh(box, frame) -> list[float]:

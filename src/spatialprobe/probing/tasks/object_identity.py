@@ -19,6 +19,7 @@ import numpy as np
 
 from spatialprobe.probing.items import Items, ProbingError
 from spatialprobe.probing.tasks._base import Option, Task, accuracy, integer, items_from, object_lookup, object_type, one_of, overlap_group, scene_index, size_group
+from spatialprobe.probing.tasks._view import View
 from spatialprobe.registry import TASKS
 
 ROLES = ("primary", "secondary")
@@ -63,7 +64,7 @@ def build(scenes, store, options) -> Items:
         raise ProbingError(f"object_identity: no object has a {attribute!r}; attributes present: "
                            f"{sorted({k for s in scenes for o in s.objects for k in o.attributes}) or 'none'}")
     label = {c: i for i, c in enumerate(categories)}
-    rows, lookup = scene_index(store), object_lookup(store)
+    rows, lookup, view = scene_index(store), object_lookup(store), View(store, "object_identity")
     names = ("scene", "item", "split", "row", "target", "obj", "key", "size", "n_objects", "overlap", "mentioned", "primary", "secondary")
     cols = {k: [] for k in names}
     for scene in scenes:
@@ -84,10 +85,13 @@ def build(scenes, store, options) -> Items:
                 y = label[label_of(tgt)]
             entries = [(src, tgt, y, f"{source}->{target}", pair[0].category, pair[1].category)]
         for src, tgt, y, item, prim, sec in entries:
+            if view.of(scene, src) is None:  # its tokens are not in the model's input
+                continue
             values = (scene.id, item, scene.split, r, y, lookup[(r, src.id)], object_type(tgt), size_group(src),
                       str(len(scene.objects)), overlap_group(scene), _mentioned(scene, tgt), prim, sec)
             for name, value in zip(names, values):
                 cols[name].append(value)
+    view.report()
     items = items_from(
         cols,
         {k: k for k in ("size", "n_objects", "overlap", "mentioned")},

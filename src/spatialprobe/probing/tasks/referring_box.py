@@ -6,7 +6,7 @@ from spatialprobe.registry import TASKS
 
 
 def build(scenes, store, options):
-    return expression_items(scenes, store, unit_cxcywh)
+    return expression_items(scenes, store, unit_cxcywh, task="referring_box")
 
 
 TASKS.register(

@@ -15,7 +15,7 @@ def build(scenes, store, options) -> "Items":  # noqa: F821
         x0, y0, x1, y1 = box
         return grid_cell(((x0 + x1) / 2, (y0 + y1) / 2), grid, frame)
 
-    items = expression_items(scenes, store, target)
+    items = expression_items(scenes, store, target, task="region_cell")
     items.target = items.target.astype(np.int64)
     items.classes = list(range(grid * grid))
     return items

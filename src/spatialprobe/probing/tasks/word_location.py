@@ -11,6 +11,7 @@ import numpy as np
 from spatialprobe.probing.items import Items
 from spatialprobe.probing.tasks._base import Option, Task, items_from, object_lookup, object_type, overlap_group, scene_index, size_group
 from spatialprobe.probing.tasks._referring import box_metrics, model_frame, unit_cxcywh
+from spatialprobe.probing.tasks._view import View
 from spatialprobe.registry import TASKS
 
 
@@ -33,7 +34,8 @@ def _phrase(caption, word) -> str:
 def build(scenes, store, options) -> Items:
     rows, lookup, boxes = scene_index(store), object_lookup(store), store.objects()["boxes"]
     kinds = set(options.get("captions", ["coarse", "spatial", "narrative"]))
-    cols = {k: [] for k in ("scene", "item", "split", "row", "target", "text", "obj", "key", "size", "overlap", "caption")}
+    view = View(store, "word_location")
+    cols = {k: [] for k in ("scene", "item", "split", "row", "target", "text", "obj", "key", "size", "overlap", "caption", "view")}
     for scene in scenes:
         if scene.id not in rows:
             continue
@@ -46,12 +48,16 @@ def build(scenes, store, options) -> Items:
                     continue
                 k = lookup[(r, word.object)]
                 obj = scene.object(word.object)
+                seen = view.of(scene, obj)
+                if seen is None:
+                    continue
                 values = (scene.id, f"{caption.id}.w{j}", scene.split, r, unit_cxcywh(boxes[k], frame),
                           f"{caption.word_text(word)} | {_phrase(caption, word)}", k, object_type(obj), size_group(obj),
-                          overlap_group(scene), caption.kind)
+                          overlap_group(scene), caption.kind, seen)
                 for name, value in zip(cols, values):
                     cols[name].append(value)
-    items = items_from(cols, {k: k for k in ("size", "overlap", "caption")}, target_dtype=np.float64)
+    view.report()
+    items = items_from(cols, {k: k for k in ("size", "overlap", "caption") + view.group(cols["view"])}, target_dtype=np.float64)
     items.target = items.target.reshape(-1, 4)
     return items
 
