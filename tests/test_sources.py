@@ -149,6 +149,11 @@ def test_refcoco_expressions_point_at_their_objects(tmp_path):
     left = next(e for e in scene.expressions if e.text == "the left one")
     assert scene.objects[left.referent - 1].category == "cat" and left.meta == {"ref_id": 0, "ann_id": 50000}
     assert [str(s) for s in reading.skipped] == ["refs(unc).p ref 999: annotation 1 is not in instances.json"]
+    refs = pickle.loads((root / "refcoco" / "refs(unc).p").read_bytes())
+    refs.append({**refs[2], "ref_id": 998, "split": "testA"})  # image 1001 also in testA, as RefCOCOg's google split does
+    (root / "refcoco" / "refs(google).p").write_bytes(pickle.dumps(refs, protocol=2))
+    with pytest.warns(UserWarning, match="1 images are in dataset splits that map to different probing splits \\(image 1001: testA, train\\)"):
+        SOURCES.get("refcoco").read(root, split_by="google")
     with pytest.raises(SourceError, match="split_by: refcoco\\+ has unc splits, not 'google'"):
         SOURCES.get("refcoco").read(root, dataset="refcoco+", split_by="google")
 

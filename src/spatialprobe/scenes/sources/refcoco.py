@@ -69,6 +69,13 @@ def read(root: Path, dataset: str, split_by: str | None, images: str, split_map:
     for image_id, split in groups:
         splits_of_image.setdefault(image_id, set()).add(split)
     shared = sorted(i for i, s in splits_of_image.items() if len(s) > 1)
+    leaking = [i for i in shared if len({split_of(s, i) for s in splits_of_image[i]} - {None}) > 1]
+    if leaking:
+        import warnings
+
+        warnings.warn(f"{refs_path}: {len(leaking)} images are in dataset splits that map to different probing splits (image {leaking[0]}: "
+                      f"{', '.join(sorted(splits_of_image[leaking[0]]))}): a probe would be tested on images it was trained on; "
+                      f"RefCOCOg's google split is known for this — prefer split_by=umd", stacklevel=2)
 
     def scenes():
         for (image_id, split), group in groups.items():
