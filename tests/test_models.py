@@ -157,6 +157,13 @@ def test_lm_sites_read_image_and_text_positions(hf_dirs):
             pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True
         )
     torch.testing.assert_close(out["lm.layer.0"], ref.language_model_outputs.hidden_states[1])
+    layers = [s for s in adapter.sites() if s.startswith("lm.layer.")]
+    every = adapter.forward_sites(batch, layers)
+    hidden = ref.language_model_outputs.hidden_states
+    for j, site in enumerate(layers[:-1]):
+        torch.testing.assert_close(every[site], hidden[j + 1])
+    torch.testing.assert_close(out["lm.out"], hidden[-1])  # HF's last hidden state is after the final norm: lm.out, not the last block
+    assert not torch.allclose(every[layers[-1]], hidden[-1])
 
 
 def test_toy_lm_positions_follow_the_prefix():

@@ -53,3 +53,49 @@ def save_blip2(directory: Path) -> Path:
     BlipImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, patch_size=8)
+"""Every tiny image encoder: width 32, 2 layers, 8-pixel patches; the input size comes from its processor."""
+
+
+def _encoder(name: str):
+    """(model, image processor) of a tiny image encoder, with the preprocessing real checkpoints of the family use."""
+    import transformers as T
+    from transformers.models.beit.image_processing_pil_beit import BeitImageProcessorPil
+    from transformers.models.bit.image_processing_pil_bit import BitImageProcessorPil
+    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+    from transformers.models.flava.image_processing_pil_flava import FlavaImageProcessorPil
+    from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
+    from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
+
+    square = {"height": 32, "width": 32}
+    if name == "vit":
+        return T.ViTModel(T.ViTConfig(**VISION, image_size=32)), ViTImageProcessorPil(size=square)
+    if name == "beit":  # resize 40, crop 32 (BEiT's 256 → 224)
+        return T.BeitModel(T.BeitConfig(**VISION, image_size=32)), BeitImageProcessorPil(size={"height": 40, "width": 40}, do_center_crop=True, crop_size=square)
+    if name in ("dinov2", "dinov2-registers"):  # the config says 56 (real: 518); the processor crops to 32 (real: 224)
+        bit = BitImageProcessorPil(size={"shortest_edge": 40}, do_center_crop=True, crop_size=square, image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+        if name == "dinov2":
+            return T.Dinov2Model(T.Dinov2Config(**VISION, image_size=56)), bit
+        return T.Dinov2WithRegistersModel(T.Dinov2WithRegistersConfig(**VISION, image_size=56, num_register_tokens=4)), bit
+    if name == "siglip":
+        return T.SiglipVisionModel(T.SiglipVisionConfig(**VISION, image_size=32)), SiglipImageProcessorPil(size=square)
+    if name == "flava":
+        return T.FlavaImageModel(T.FlavaImageConfig(**VISION, image_size=32)), FlavaImageProcessorPil(size={"height": 40, "width": 40}, do_center_crop=True, crop_size=square)
+    if name == "blip-itm":  # a retrieval checkpoint: the class comes from config.architectures
+        cfg = T.BlipConfig(vision_config={**VISION, "image_size": 32}, text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                                                                        num_attention_heads=4, vocab_size=50, encoder_hidden_size=32))
+        return T.BlipForImageTextRetrieval(cfg), BlipImageProcessorPil(size=square)
+    raise KeyError(name)
+
+
+ENCODERS = ("vit", "beit", "dinov2", "dinov2-registers", "siglip", "flava", "blip-itm")
+
+
+def save_encoder(directory: Path, name: str) -> Path:
+    torch.manual_seed(0)
+    model, processor = _encoder(name)
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory

@@ -22,3 +22,10 @@ CONDITIONING = ("concat", "bilinear")
 """How text-conditioned designs combine pooled features with the text."""
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "undecidable", "not evaluated")
 """``not evaluated``: only in a partial report, for a claim whose steps have not finished."""
+HF_NOT_YET = {
+    **dict.fromkeys(("llava_next", "llava_onevision", "idefics3", "smolvlm", "qwen2_vl", "qwen2_5_vl"),
+                    "it tiles images or gives each its own resolution (issue 20: frames, ragged layouts)"),
+    "siglip2": "NaFlex SigLIP2 patchifies each image at its own resolution (issue 20); fixed-resolution SigLIP2 checkpoints are model_type siglip",
+    "florence2": "DaViT's stages are 4-D maps at several resolutions and its LM is an encoder-decoder (a grid per site: issue 20)",
+}
+"""Hugging Face model types known and refused, with the reason (`models ls` prints them)."""

@@ -19,6 +19,7 @@ def add_parser(sub) -> None:
 
 def _ls(args) -> int:
     from spatialprobe.models import toy
+    from spatialprobe.names import HF_NOT_YET
     from spatialprobe.registry import MODELS
 
     for name in MODELS.names():
@@ -27,6 +28,9 @@ def _ls(args) -> int:
         print(f"{name:8s} {served}")
     print(f"toy presets: {', '.join(toy.PRESETS)} (random init: architectures for tests and examples, not trained models; "
           "`spatialprobe lab train` trains toy models)")
+    print("not supported yet:")
+    for model_type, why in HF_NOT_YET.items():
+        print(f"  {model_type}: {why}")
     return 0
 
 
@@ -56,7 +60,7 @@ def _sites(args) -> int:
 
     adapter = load_model(args.model, dtype=args.dtype, trust_remote_code=args.trust_remote_code)
     rows, cols, w, h = adapter.geometry
-    batch = adapter.make_batch(torch.zeros(1, 3, h, w))
+    batch = adapter.make_batch(torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)))  # not blank: Idefics2 drops all-zero frames
     tensors = adapter.forward_sites(batch, adapter.sites())
     print(f"{args.model}: family {adapter.card.family}; input {w}×{h}, patch grid {rows}×{cols}")
     print(f"preprocessing: {adapter.preprocess.to_json()} ({adapter.info.get('preprocess', 'toy default')})")

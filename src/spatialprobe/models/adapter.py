@@ -19,6 +19,10 @@ from spatialprobe.models.preprocess import Preprocess
 from spatialprobe.models.sites import expand, sort_key, split
 
 
+class GeometryError(ValueError):
+    """A model whose patch grid cannot be known from its preprocessing (raised at load)."""
+
+
 @dataclass
 class Batch:
     """What one forward pass gets: pixels and, for LM sites, the text token ids."""
@@ -48,6 +52,8 @@ class Adapter:
         self.info = info or {}
         first = next(model.parameters())
         self.dtype, self.device = first.dtype, first.device
+        self.prefix = tuple(card.prefix(model) if callable(card.prefix) else card.prefix)
+        self.geometry = self._geometry()
         self._sites = self._available_sites()
 
     # --- what the model has -------------------------------------------------------------------
@@ -65,10 +71,16 @@ class Adapter:
         """Every site this model has, in data-flow order."""
         return list(self._sites)
 
-    @property
-    def geometry(self) -> tuple[int, int, int, int]:
-        """(grid rows, grid cols, input width, input height)."""
-        return self.card.geometry(self.model)
+    def _geometry(self) -> tuple[int, int, int, int]:
+        """(grid rows, grid cols, input width, input height): the preprocessed input over the patch size."""
+        size, patch = self.preprocess.fixed_size(), self.card.patch_size(self.model)
+        if size is None:
+            raise GeometryError(f"{self.name}: its preprocessing gives every image its own size ({self.preprocess.describe()}); "
+                                "one grid per model needs a resize to a fixed size, a crop or a pad")
+        w, h = size
+        if w % patch or h % patch:
+            raise GeometryError(f"{self.name}: the {w}×{h} input is not a whole number of {patch}-pixel patches")
+        return h // patch, w // patch, w, h
 
     def _template(self, site: str) -> tuple[str, Tap | Derived, int | None]:
         stem, index = split(site)
@@ -83,7 +95,7 @@ class Adapter:
         rule = self.card.layouts[stem]
         rule = rule(self.model) if callable(rule) else rule
         rows, cols, w, h = self.geometry
-        vision = TokenLayout.vision(self.card.prefix, (rows, cols), (w, h))
+        vision = TokenLayout.vision(self.prefix, (rows, cols), (w, h))
         if rule == "vision":
             return vision
         if rule == "patches":
@@ -109,9 +121,11 @@ class Adapter:
         return "connector.in" if "connector.in" in self._sites else "vision.out"
 
     def _query_count(self) -> int:
-        """Rows of the visual prompt, read once from a forward pass of a blank image."""
+        """Rows of the visual prompt, read once from a forward pass of a seeded noise image (not a blank
+        one: Idefics2 drops all-zero frames as padding)."""
         if "queries" not in self.info:
-            pixels = torch.zeros(1, 3, self.geometry[3], self.geometry[2])
+            generator = torch.Generator().manual_seed(0)
+            pixels = torch.rand(1, 3, self.geometry[3], self.geometry[2], generator=generator)
             out = self.forward_sites(Batch(pixel_values=pixels), ["connector.out"])["connector.out"]
             self.info["queries"] = int(out.shape[1])
         return self.info["queries"]

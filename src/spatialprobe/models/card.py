@@ -21,10 +21,17 @@ VLM_LAYOUTS = {
 """The usual layout rules: a ViT with CLS, a resampler with queries, an LM (override per family)."""
 
 
-def vit_geometry(config) -> tuple[int, int, int, int]:
-    """(rows, cols, width, height) of a square ViT config with ``image_size`` and ``patch_size``."""
-    g = config.image_size // config.patch_size
-    return g, g, config.image_size, config.image_size
+def config_patch(*path: str) -> Callable[[Any], int]:
+    """``patch_size`` read from the model's config (``config_patch("vision_config")`` for a sub-config)."""
+
+    def patch(model) -> int:
+        cfg = model.config
+        for name in path:
+            cfg = getattr(cfg, name)
+        p = cfg.patch_size
+        return int(p[0] if isinstance(p, (list, tuple)) else p)
+
+    return patch
 
 
 @dataclass(frozen=True)
@@ -63,15 +70,17 @@ class Card:
     module is missing from a given model (e.g. ``connector.hidden`` of a linear connector) is
     simply not offered. ``layouts`` maps site stems to a layout rule: ``vision`` (prefix + patch
     grid), ``patches`` (grid only), ``query``/``latent`` (one row per query), ``lm`` (visual prompt
-    rows, then text); a callable picks the rule from the loaded model. ``prefix`` names the vision prefix tokens; ``geometry(model)`` returns
-    (grid rows, grid cols, input width, input height); ``forward(model, batch)`` runs the model.
+    rows, then text); a callable picks the rule from the loaded model. ``prefix`` names the vision
+    prefix tokens (or, called with the model, returns them: DINOv2's registers); ``patch_size(model)``
+    is the patch side in pixels — the grid is the preprocessed input size over it, never a config's
+    ``image_size`` (DINOv2 checkpoints say 518 and are fed 224); ``forward(model, batch)`` runs the model.
     """
 
     family: str
     sites: dict[str, Tap | Derived]
     layouts: dict[str, str | Callable[[Any], str]]
-    prefix: tuple[str, ...]
-    geometry: Callable[[Any], tuple[int, int, int, int]]
+    prefix: tuple[str, ...] | Callable[[Any], tuple[str, ...]]
+    patch_size: Callable[[Any], int]
     forward: Callable[[Any, dict], Any]
     needs_eager: tuple[str, ...] = ()
     """Sites that need eager attention (SDPA returns no attention weights)."""
@@ -79,6 +88,8 @@ class Card:
     """Hugging Face ``config.model_type`` values this card serves."""
     model_classes: dict[str, str] = field(default_factory=dict)
     """``model_type`` → transformers class name to load."""
+    architectures: tuple[str, ...] = ()
+    """Other classes the card serves, loaded when a checkpoint's ``config.architectures`` names one."""
     prompt: str | None = None
     """How the LM receives the visual prompt: ``"placeholders"`` (image tokens in the ids are
     replaced, as BLIP-2 and LLaVA do), ``"prepended"`` (the prompt precedes the text embeddings),
@@ -87,3 +98,25 @@ class Card:
     """The id of the image placeholder token (``prompt="placeholders"``)."""
     submodule: str | None = None
     """Part of the loaded model the card describes (e.g. ``vision_model`` of a ``CLIPModel``)."""
+
+
+def _pixels_only(model, batch):
+    return model(pixel_values=batch.pixel_values)
+
+
+def vision_encoder(family: str, *, embed: str, layers: str, out: str, prefix, model_classes: dict[str, str],
+                   submodule: str | None = None, architectures: tuple[str, ...] = ()) -> Card:
+    """The card of a plain ViT-style image encoder: embeddings, a list of blocks, a final norm applied
+    to every token (ViT, BEiT, DINOv2, SigLIP, FLAVA's and BLIP's image encoders)."""
+    return Card(
+        family=family,
+        sites={"vision.embed": Tap(embed), "vision.layer.{i}": Tap(layers), "vision.out": Tap(out)},
+        layouts=VLM_LAYOUTS,
+        prefix=prefix,
+        patch_size=config_patch(),
+        forward=_pixels_only,
+        model_types=tuple(model_classes),
+        model_classes=model_classes,
+        architectures=architectures,
+        submodule=submodule,
+    )

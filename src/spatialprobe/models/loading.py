@@ -8,9 +8,10 @@ from pathlib import Path
 
 import torch
 
-from spatialprobe.models.adapter import Adapter
+from spatialprobe.models.adapter import Adapter, GeometryError
 from spatialprobe.models.card import Card
-from spatialprobe.models.preprocess import Preprocess
+from spatialprobe.models.preprocess import Preprocess, PreprocessError
+from spatialprobe.names import HF_NOT_YET
 from spatialprobe.registry import MODELS
 
 SCHEMES = ("hf", "toy")
@@ -97,6 +98,8 @@ def card_for(model_type: str) -> Card:
         card = MODELS.get(name)
         for mt in card.model_types:
             supported[mt] = card
+    if model_type in HF_NOT_YET:
+        raise ModelLoadError(f"Hugging Face model_type {model_type!r}: not supported yet — {HF_NOT_YET[model_type]}")
     if model_type not in supported:
         raise ModelLoadError(
             f"no card for Hugging Face model_type {model_type!r}; supported: {', '.join(sorted(supported))} "
@@ -123,7 +126,7 @@ def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code:
             f"with internet) or pass a local directory: --model hf:/path/to/checkpoint. ({type(err).__name__})"
         ) from None
     card = card_for(config.model_type)
-    cls = getattr(transformers, card.model_classes[config.model_type])
+    cls = getattr(transformers, model_class(card, config))
     try:
         model = cls.from_pretrained(
             target, dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust_remote_code
@@ -137,15 +140,27 @@ def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code:
         spec = f"{spec}{RANDOM_INIT}"
     if card.submodule and hasattr(model, card.submodule):
         model = getattr(model, card.submodule)
-    preprocess, note = _hf_preprocess(target, model)
-    return Adapter(
-        spec,
-        model.to(device),
-        card,
-        preprocess,
-        tokenizer=_hf_tokenizer(target, trust_remote_code),
-        info={"family": card.family, "model_type": config.model_type, "preprocess": note},
-    )
+    try:
+        preprocess, note = _hf_preprocess(target, model)
+        return Adapter(
+            spec,
+            model.to(device),
+            card,
+            preprocess,
+            tokenizer=_hf_tokenizer(target, trust_remote_code),
+            info={"family": card.family, "model_type": config.model_type, "class": cls.__name__, "preprocess": note},
+        )
+    except (PreprocessError, GeometryError) as err:
+        raise ModelLoadError(f"{spec}: {err}") from None
+
+
+def model_class(card: Card, config) -> str:
+    """The transformers class to load: the checkpoint's own architecture where the card serves it
+    (BLIP's ITM, captioning and VQA heads), else the card's class for the model type."""
+    for name in getattr(config, "architectures", None) or ():
+        if name in card.architectures:
+            return name
+    return card.model_classes[config.model_type]
 
 
 def _hf_file(target: str, name: str) -> Path | None:

@@ -2,8 +2,10 @@
 
 The same object turns images into the model's input tensor and maps boxes and masks from an
 image's frame into the model's input frame and onto its patch grid, so the two can never disagree.
-Steps, in the order Hugging Face image processors apply them: resize → centre crop → rescale and
-normalise → pad (bottom/right, as ``do_pad`` does).
+Steps, in the order Hugging Face image processors apply them: (LLaVA's pad to a square) → resize →
+centre crop → rescale and normalise → pad (bottom/right, as ``do_pad`` does). `from_hf` reads a
+``preprocessor_config.json`` only for processor types whose steps these are, and refuses the others
+(tiling and dynamic-resolution processors) rather than guess.
 """
 
 from __future__ import annotations
@@ -16,6 +18,17 @@ from PIL import Image
 from functools import lru_cache
 
 from spatialprobe.geometry import Box, FrameMap, GridCoverage, mask_to_grid
+
+class PreprocessError(ValueError):
+    """A preprocessor config whose steps spatialprobe cannot reproduce exactly."""
+
+
+PROCESSORS = ("CLIPImageProcessor", "BlipImageProcessor", "ViTImageProcessor", "BeitImageProcessor", "BitImageProcessor",
+              "SiglipImageProcessor", "FlavaImageProcessor", "DeiTImageProcessor", "LlavaImageProcessor")
+"""Hugging Face image processors (and their ``…Pil`` / ``…Fast`` twins) made of the steps above."""
+TILING = ("LlavaNextImageProcessor", "LlavaOnevisionImageProcessor", "Idefics2ImageProcessor", "Idefics3ImageProcessor",
+          "SmolVLMImageProcessor", "Qwen2VLImageProcessor", "Qwen2_5_VLImageProcessor", "Siglip2ImageProcessor")
+"""Processors that tile an image or give it its own resolution: one grid per model cannot describe them (issue 20)."""
 
 RESAMPLE = {0: Image.NEAREST, 1: Image.LANCZOS, 2: Image.BILINEAR, 3: Image.BICUBIC, 4: Image.BOX, 5: Image.HAMMING}
 
@@ -32,14 +45,19 @@ class Preprocess:
 
     resize: tuple | None = None
     crop: tuple[int, int] | None = None
+    square: tuple[int, int, int] | None = None
+    """Pad to a square first, the image centred on this RGB fill (``LlavaImageProcessor(do_pad=True)``)."""
     pad: tuple[int, int] | None = None
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     rescale: float = 1 / 255
     resample: int = 3
 
+    def squared_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        return (max(size),) * 2 if self.square is not None else tuple(size)
+
     def resized_size(self, size: tuple[int, int]) -> tuple[int, int]:
-        w, h = size
+        w, h = self.squared_size(size)
         if self.resize is None:
             return w, h
         kind, value = self.resize
@@ -54,7 +72,11 @@ class Preprocess:
     def frame_map(self, size: tuple[int, int]) -> FrameMap:
         """Image frame (W, H) → the model's input frame."""
         size = (int(size[0]), int(size[1]))
-        fmap = FrameMap.resize(size, self.resized_size(size))
+        square = self.squared_size(size)
+        fmap = FrameMap.resize(square, self.resized_size(size))
+        if self.square is not None:
+            left, top = (square[0] - size[0]) // 2, (square[1] - size[1]) // 2
+            fmap = FrameMap.pad(size, left, top, square[0] - size[0] - left, square[1] - size[1] - top).then(fmap)
         if self.crop is not None:
             fmap = fmap.then(FrameMap.center_crop(fmap.dst, tuple(self.crop)))
         if self.pad is not None:
@@ -64,6 +86,26 @@ class Preprocess:
 
     def input_size(self, size: tuple[int, int]) -> tuple[int, int]:
         return self.frame_map(size).dst
+
+    def fixed_size(self) -> tuple[int, int] | None:
+        """The input size every image gets, or None when it depends on the image (a resize that keeps the
+        aspect ratio, with no crop or pad after it)."""
+        if self.pad is not None:
+            return tuple(self.pad)
+        if self.crop is not None:
+            return tuple(self.crop)
+        if self.resize is not None and self.resize[0] == "exact":
+            return tuple(self.resize[1])
+        if self.resize is not None and self.square is not None:
+            return (self.resize[1],) * 2
+        return None
+
+    def describe(self) -> str:
+        steps = [f"pad to square ({self.square})"] if self.square is not None else []
+        steps += [f"resize {self.resize[0]} {self.resize[1]}"] if self.resize else []
+        steps += [f"crop {self.crop}"] if self.crop else []
+        steps += [f"pad {self.pad}"] if self.pad else []
+        return ", ".join(steps) or "no resize"
 
     def map_box(self, box: Box) -> Box:
         """A box of an image in the model's input frame (pixels, xyxy), clipped to it."""
@@ -81,6 +123,11 @@ class Preprocess:
         """One image (PIL or HWC uint8 array) → (3, H, W) float32 in the model frame."""
         im = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
         im = im.convert("RGB")
+        if self.square is not None and im.size[0] != im.size[1]:
+            side = max(im.size)
+            canvas = Image.new("RGB", (side, side), tuple(self.square))
+            canvas.paste(im, ((side - im.size[0]) // 2, (side - im.size[1]) // 2))
+            im = canvas
         size = self.resized_size(im.size)
         if size != im.size:
             im = im.resize(size, resample=RESAMPLE[self.resample])
@@ -112,32 +159,43 @@ class Preprocess:
 
     @classmethod
     def from_hf(cls, cfg: dict) -> Preprocess:
-        """From a Hugging Face ``preprocessor_config.json`` (CLIP, BLIP, ViT, SigLIP, … processors)."""
+        """From a Hugging Face ``preprocessor_config.json`` of a processor in `PROCESSORS`."""
+        kind = str(cfg.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
+        if kind in TILING:
+            raise PreprocessError(f"{kind} tiles the image or gives it its own resolution; spatialprobe maps one frame per image "
+                                  "so far (tiled and dynamic-resolution models are issue 20)")
+        if kind and kind not in PROCESSORS:
+            raise PreprocessError(f"image processor {kind!r}: its steps are not known to spatialprobe, so boxes could not be mapped "
+                                  f"through it; supported: {', '.join(PROCESSORS)}")
         resize = None
         if cfg.get("do_resize", True):
             size = cfg.get("size", {})
             if isinstance(size, int):
                 resize = ("exact", (size, size))
-            elif "shortest_edge" in size and "longest_edge" not in size:
+            elif isinstance(size, dict) and set(size) == {"shortest_edge"}:
                 resize = ("shortest_edge", int(size["shortest_edge"]))
-            elif "height" in size and "width" in size:
+            elif isinstance(size, dict) and set(size) == {"height", "width"}:
                 resize = ("exact", (int(size["width"]), int(size["height"])))
             else:
-                raise ValueError(f"unsupported resize rule in preprocessor_config.json: size={size}")
+                raise PreprocessError(f"unsupported resize rule in preprocessor_config.json: size={size}")
         crop = None
         if cfg.get("do_center_crop", False):
             c = cfg["crop_size"]
             crop = (c, c) if isinstance(c, int) else (int(c["width"]), int(c["height"]))
-        pad = None
-        if cfg.get("do_pad", False) and cfg.get("pad_size"):
+        pad = square = None
+        do_norm = cfg.get("do_normalize", True)
+        mean = tuple(cfg.get("image_mean", (0.0,) * 3)) if do_norm else (0.0, 0.0, 0.0)
+        if cfg.get("do_pad", False) and kind == "LlavaImageProcessor":
+            square = tuple(int(x * 255) for x in cfg.get("image_mean") or (0.0,) * 3)
+        elif cfg.get("do_pad", False) and cfg.get("pad_size"):
             p = cfg["pad_size"]
             pad = (int(p["width"]), int(p["height"]))
-        do_norm = cfg.get("do_normalize", True)
         return cls(
             resize=resize,
             crop=crop,
             pad=pad,
-            mean=tuple(cfg.get("image_mean", (0.0,) * 3)) if do_norm else (0.0, 0.0, 0.0),
+            square=square,
+            mean=mean,
             std=tuple(cfg.get("image_std", (1.0,) * 3)) if do_norm else (1.0, 1.0, 1.0),
             rescale=float(cfg.get("rescale_factor", 1 / 255)) if cfg.get("do_rescale", True) else 1.0,
             resample=int(cfg.get("resample", 3)),
@@ -154,6 +212,7 @@ class Preprocess:
             resize=resize,
             crop=tuple(d["crop"]) if d["crop"] else None,
             pad=tuple(d["pad"]) if d["pad"] else None,
+            square=tuple(d["square"]) if d.get("square") else None,
             mean=tuple(d["mean"]),
             std=tuple(d["std"]),
             rescale=d["rescale"],
@@ -169,6 +228,7 @@ class Preprocess:
             "std": self.std,
             "rescale": self.rescale,
             "resample": self.resample,
+            **({"square": list(self.square)} if self.square is not None else {}),  # absent otherwise: earlier keys stay valid
         }
 
 

@@ -1,6 +1,6 @@
 """BLIP-2: EVA ViT → Q-Former (learned queries) → linear projection → OPT / Flan-T5 / Llama LM."""
 
-from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, vit_geometry
+from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch
 from spatialprobe.registry import MODELS
 
 LM_LAYERS = ("language_model.model.decoder.layers.{i}", "language_model.model.layers.{i}")
@@ -36,7 +36,7 @@ CARD = MODELS.register(
         },
         layouts=VLM_LAYOUTS,
         prefix=("cls",),
-        geometry=lambda model: vit_geometry(model.config.vision_config),
+        patch_size=config_patch("vision_config"),
         forward=_forward,
         needs_eager=("connector.attn",),
         model_types=("blip-2",),

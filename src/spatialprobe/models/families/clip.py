@@ -1,6 +1,6 @@
 """CLIP vision towers (``CLIPModel`` and ``CLIPVisionModel`` checkpoints)."""
 
-from spatialprobe.models.card import VLM_LAYOUTS, Card, Derived, Tap, vit_geometry
+from spatialprobe.models.card import VLM_LAYOUTS, Card, Derived, Tap, config_patch
 from spatialprobe.registry import MODELS
 
 
@@ -21,7 +21,7 @@ CARD = MODELS.register(
         },
         layouts=VLM_LAYOUTS,
         prefix=("cls",),
-        geometry=lambda model: vit_geometry(model.config),
+        patch_size=config_patch(),
         forward=_forward,
         model_types=("clip", "clip_vision_model"),
         model_classes={"clip": "CLIPModel", "clip_vision_model": "CLIPVisionModel"},

@@ -4,9 +4,8 @@ from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap
 from spatialprobe.registry import MODELS
 
 
-def _geometry(model):
-    cfg = model.config
-    return cfg.grid, cfg.grid, cfg.image_size, cfg.image_size
+def _patch_size(model) -> int:
+    return model.config.image_size // model.config.grid
 
 
 def _prompt_layout(model) -> str:
@@ -36,7 +35,7 @@ CARD = MODELS.register(
         },
         layouts={**VLM_LAYOUTS, "connector.out": _prompt_layout, "connector.hidden": _prompt_layout},
         prefix=("cls",),
-        geometry=_geometry,
+        patch_size=_patch_size,
         forward=_forward,
         needs_eager=("connector.attn",),
         prompt="prepended",

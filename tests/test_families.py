@@ -1,0 +1,137 @@
+"""Every Hugging Face family with a card, as a tiny random model saved with save_pretrained: parity with
+the model's own outputs, layouts that fit the tensors, and boxes that land where the family's own
+image processor puts the pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spatialprobe.models import load_model
+from tiny_hf import ENCODERS, save_encoder
+
+
+@pytest.fixture(scope="session")
+def encoder_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("encoders")
+    return {name: save_encoder(root / name, name) for name in ENCODERS}
+
+
+@pytest.fixture(scope="module", params=ENCODERS)
+def encoder(request, encoder_dirs):
+    return request.param, load_model(f"hf:{encoder_dirs[request.param]}")
+
+
+def _images(n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for w, h in [(48, 40), (64, 30), (37, 53)][:n]]
+
+
+def _own_outputs(adapter, pixels):
+    model = adapter.model
+    with torch.inference_mode():
+        return model(pixel_values=pixels, output_hidden_states=True)
+
+
+def test_every_vision_site_equals_the_models_own_outputs(encoder):
+    name, adapter = encoder
+    pixels = adapter.preprocess(_images())
+    ours = adapter.forward_sites(adapter.make_batch(pixels), adapter.sites())
+    theirs = _own_outputs(adapter, pixels)
+    layers = [s for s in adapter.sites() if s.startswith("vision.layer.")]
+    assert len(layers) == 2 and len(theirs.hidden_states) == 3
+    torch.testing.assert_close(ours["vision.embed"], theirs.hidden_states[0], atol=1e-4, rtol=1e-4)
+    for i, site in enumerate(layers):
+        torch.testing.assert_close(ours[site], theirs.hidden_states[i + 1], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(ours["vision.out"], theirs.last_hidden_state, atol=1e-4, rtol=1e-4)
+
+
+def test_layouts_fit_the_tensors_with_the_families_prefix(encoder):
+    name, adapter = encoder
+    prefix = {"siglip": (), "dinov2-registers": ("cls",) + ("register",) * 4}.get(name, ("cls",))
+    assert adapter.prefix == prefix and adapter.geometry == (4, 4, 32, 32)  # the 32-pixel input, not config.image_size (56 for DINOv2)
+    tensors = adapter.forward_sites(adapter.make_batch(adapter.preprocess(_images())), adapter.sites())
+    for site, tensor in tensors.items():
+        layout = adapter.layout(site)
+        assert len(layout) == tensor.shape[1] and layout.roles[: len(prefix)] == prefix and len(layout.rows("patch")) == 16, site
+
+
+
+def _marker(width=96, height=64, box=(20, 10, 44, 30)):
+    image = np.zeros((height, width, 3), np.uint8)
+    image[box[1] : box[3], box[0] : box[2]] = 255
+    return image, box
+
+
+def _bright_extent(pixels: np.ndarray) -> list[float]:
+    """xyxy of the pixels brighter than the processed black (the box, as the processor placed it)."""
+    lum = pixels.mean(axis=0)
+    ys, xs = np.nonzero(lum > (lum.min() + lum.max()) / 2)
+    return [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
+
+
+def _hf_processor(directory):
+    import json
+
+    import transformers
+
+    kind = json.loads((directory / "preprocessor_config.json").read_text())["image_processor_type"]
+    cls = getattr(transformers, kind + "Pil", None) or getattr(transformers, kind)
+    return cls.from_pretrained(directory)
+
+
+def _check_marker(preprocess, processor):
+    from spatialprobe.geometry import Box
+
+    image, box = _marker()
+    theirs = processor(images=[image], return_tensors="np")["pixel_values"][0]
+    ours = preprocess.pixels(image)
+    assert ours.shape == theirs.shape and np.abs(ours - theirs).max() < 0.05  # pixel parity (resampling rounding only)
+    mapped = preprocess.map_box(Box(box, "xyxy", "pixel", (image.shape[1], image.shape[0]))).to("xyxy", "pixel").coords
+    assert np.allclose(_bright_extent(theirs), mapped, atol=1.0), (_bright_extent(theirs), mapped)
+
+
+@pytest.mark.parametrize("name", ENCODERS)
+def test_a_box_lands_where_the_familys_own_processor_puts_it(name, encoder_dirs):
+    _check_marker(load_model(f"hf:{encoder_dirs[name]}").preprocess, _hf_processor(encoder_dirs[name]))
+
+
+def test_llava_pad_to_square_is_mapped_as_hf_pads(tmp_path):
+    """LlavaImageProcessor(do_pad=True) pads to a square (centred, mean colour) before resizing."""
+    from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
+
+    from spatialprobe.models.preprocess import Preprocess
+
+    processor = LlavaImageProcessorPil(do_pad=True, size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    processor.save_pretrained(tmp_path)
+    import json
+
+    preprocess = Preprocess.from_hf(json.loads((tmp_path / "preprocessor_config.json").read_text()))
+    assert preprocess.square is not None and preprocess.fixed_size() == (32, 32)
+    _check_marker(preprocess, processor)
+
+
+def test_blip_loads_the_checkpoints_own_class(encoder_dirs):
+    adapter = load_model(f"hf:{encoder_dirs['blip-itm']}")
+    assert adapter.info["class"] == "BlipForImageTextRetrieval" and adapter.info["family"] == "blip"
+
+
+def test_processors_that_tile_or_are_unknown_are_refused_at_load(tmp_path, encoder_dirs):
+    import json
+    import shutil
+
+    from spatialprobe.models import ModelLoadError
+
+    d = tmp_path / "idefics2-like"
+    shutil.copytree(encoder_dirs["vit"], d)
+    cfg = json.loads((d / "preprocessor_config.json").read_text())
+    (d / "preprocessor_config.json").write_text(json.dumps({**cfg, "image_processor_type": "Idefics2ImageProcessor", "size": {"longest_edge": 64, "shortest_edge": 32}}))
+    with pytest.raises(ModelLoadError, match="Idefics2ImageProcessor tiles the image .* issue 20"):
+        load_model(f"hf:{d}")
+    (d / "preprocessor_config.json").write_text(json.dumps({**cfg, "image_processor_type": "FancyImageProcessor"}))
+    with pytest.raises(ModelLoadError, match="image processor 'FancyImageProcessor': its steps are not known"):
+        load_model(f"hf:{d}")
+    (d / "preprocessor_config.json").write_text(json.dumps({**cfg, "size": {"shortest_edge": 32}}))  # no crop: every image its own grid
+    with pytest.raises(ModelLoadError, match="gives every image its own size"):
+        load_model(f"hf:{d}")
