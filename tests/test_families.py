@@ -135,3 +135,75 @@ def test_processors_that_tile_or_are_unknown_are_refused_at_load(tmp_path, encod
     (d / "preprocessor_config.json").write_text(json.dumps({**cfg, "size": {"shortest_edge": 32}}))  # no crop: every image its own grid
     with pytest.raises(ModelLoadError, match="gives every image its own size"):
         load_model(f"hf:{d}")
+
+
+@pytest.fixture(scope="session")
+def vlm_dirs(tmp_path_factory):
+    from tiny_hf import VLMS
+
+    root = tmp_path_factory.mktemp("vlms")
+    return {name: save(root / name) for name, save in VLMS.items()}
+
+
+@pytest.fixture(scope="module", params=["llava", "llava-pad", "paligemma", "blip2-t5"])
+def vlm(request, vlm_dirs):
+    return request.param, load_model(f"hf:{vlm_dirs[request.param]}")
+
+
+TEXTS = ["the red circle", "a blue square is left of the circle", "where is the square"]
+
+
+def _tower(adapter):
+    model = adapter.model
+    return model.vision_model if hasattr(model, "vision_model") else model.model.vision_tower
+
+
+def test_vlm_sites_equal_the_models_own_outputs(vlm):
+    name, adapter = vlm
+    batch = adapter.make_batch(adapter.preprocess(_images()), TEXTS)
+    ours = adapter.forward_sites(batch, adapter.sites())
+    model = adapter.model
+    with torch.inference_mode():
+        tower = _tower(adapter)(pixel_values=batch.pixel_values, output_hidden_states=True)
+        feats = model.get_image_features(pixel_values=batch.pixel_values)
+        kwargs = {"token_type_ids": torch.zeros_like(batch.input_ids)} if name == "paligemma" else {}
+        if name == "blip2-t5":
+            kwargs["decoder_input_ids"] = torch.zeros_like(batch.input_ids[:, :1])
+        full = model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True, **kwargs)
+    vision = [s for s in adapter.sites() if s.startswith("vision.layer.")]
+    for i, site in enumerate(vision):
+        torch.testing.assert_close(ours[site], tower.hidden_states[i + 1], atol=1e-4, rtol=1e-4)
+    projected = feats.pooler_output  # LLaVA: one tensor per image
+    projected = torch.stack(list(projected)) if isinstance(projected, (list, tuple)) else projected
+    torch.testing.assert_close(ours["connector.out"], projected.reshape(ours["connector.out"].shape), atol=1e-4, rtol=1e-4)
+    hidden = full.language_model_outputs.encoder_hidden_states if name == "blip2-t5" else (
+        full.language_model_outputs.hidden_states if hasattr(full, "language_model_outputs") else full.hidden_states)
+    lm = [s for s in adapter.sites() if s.startswith("lm.layer.")]
+    assert len(lm) == 2, adapter.sites()
+    torch.testing.assert_close(ours[lm[0]], hidden[1], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(ours["lm.out"], hidden[-1], atol=1e-4, rtol=1e-4)
+
+
+def test_vlm_layouts_fit_the_tensors(vlm):
+    name, adapter = vlm
+    batch = adapter.make_batch(adapter.preprocess(_images()), TEXTS)
+    tensors = adapter.forward_sites(batch, adapter.sites())
+    for site, tensor in tensors.items():
+        for sample in range(3):
+            assert len(adapter.layout(site, batch, sample)) == tensor.shape[1], site
+    if name.startswith("llava"):
+        assert adapter.layout("connector.in").roles == ("patch",) * 16  # the CLS row dropped (vision_feature_select_strategy default)
+
+
+def test_a_scenes_features_do_not_depend_on_its_batch(vlm):
+    """Alone, or in a batch with other images and longer prompts (padding, position ids, masks)."""
+    name, adapter = vlm
+    images = _images(3)
+    sites = ["vision.out", "connector.out", "lm.layer.0", "lm.out"]
+    alone = adapter.forward_sites(adapter.make_batch(adapter.preprocess(images[:1]), TEXTS[:1]), sites)
+    batch = adapter.make_batch(adapter.preprocess(images[:1] + images[1:] * 4), TEXTS[:1] + TEXTS[1:] * 4)
+    together = adapter.forward_sites(batch, sites)
+    for site in sites:
+        n = alone[site].shape[1]
+        torch.testing.assert_close(together[site][:1, :n], alone[site], atol=1e-4, rtol=1e-4, msg=lambda m: f"{name} {site}: {m}")
+    assert together["lm.out"].shape[1] > alone["lm.out"].shape[1]  # the batch was padded

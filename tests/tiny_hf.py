@@ -99,3 +99,61 @@ def save_encoder(directory: Path, name: str) -> Path:
     model.save_pretrained(directory)
     processor.save_pretrained(directory)
     return directory
+
+
+def _save_vlm(directory: Path, model, processor) -> Path:
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    tiny_tokenizer().save_pretrained(directory)
+    return directory
+
+
+def save_llava(directory: Path, pad: bool = False) -> Path:
+    """LLaVA-1.5: CLIP tower, MLP projector, Llama LM; ``pad``: LlavaImageProcessor's pad-to-square, else the CLIP processor."""
+    from transformers import LlavaConfig, LlavaForConditionalGeneration
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+    from transformers.models.llava.image_processing_pil_llava import LlavaImageProcessorPil
+
+    tokenizer = tiny_tokenizer()
+    text = dict(model_type="llama", hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+                vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=2, eos_token_id=2)
+    cfg = LlavaConfig(vision_config={**VISION, "image_size": 32, "model_type": "clip_vision_model"}, text_config=text,
+                      image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
+    torch.manual_seed(0)
+    kind = LlavaImageProcessorPil if pad else CLIPImageProcessorPil
+    processor = kind(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, **({"do_pad": True} if pad else {}))
+    return _save_vlm(directory, LlavaForConditionalGeneration(cfg), processor)
+
+
+def save_paligemma(directory: Path) -> Path:
+    from transformers import PaliGemmaConfig, PaliGemmaForConditionalGeneration
+    from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
+
+    tokenizer = tiny_tokenizer()
+    text = dict(model_type="gemma", hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=1,
+                head_dim=8, vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=2, eos_token_id=2)
+    cfg = PaliGemmaConfig(vision_config={**VISION, "image_size": 32, "model_type": "siglip_vision_model"}, text_config=text,
+                          image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN), projection_dim=32)
+    torch.manual_seed(0)
+    return _save_vlm(directory, PaliGemmaForConditionalGeneration(cfg), SiglipImageProcessorPil(size={"height": 32, "width": 32}))
+
+
+def save_blip2_t5(directory: Path) -> Path:
+    """BLIP-2 with a Flan-T5 LM: the queries and the text enter the T5 encoder."""
+    from transformers import Blip2Config, Blip2ForConditionalGeneration
+    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+
+    tokenizer = tiny_tokenizer()
+    cfg = Blip2Config(
+        vision_config={**VISION, "image_size": 32},
+        qformer_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, cross_attention_frequency=1, vocab_size=50),
+        text_config=dict(model_type="t5", d_model=32, d_ff=64, d_kv=8, num_layers=2, num_heads=4, vocab_size=len(tokenizer), pad_token_id=0,
+                         eos_token_id=2, decoder_start_token_id=0),
+        num_query_tokens=6,
+        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
+    )
+    torch.manual_seed(0)
+    return _save_vlm(directory, Blip2ForConditionalGeneration(cfg), BlipImageProcessorPil(size={"height": 32, "width": 32}))
+
+
+VLMS = {"llava": save_llava, "llava-pad": lambda d: save_llava(d, pad=True), "paligemma": save_paligemma, "blip2-t5": save_blip2_t5}

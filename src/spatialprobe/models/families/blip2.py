@@ -1,10 +1,13 @@
-"""BLIP-2: EVA ViT → Q-Former (learned queries) → linear projection → OPT / Flan-T5 / Llama LM."""
+"""BLIP-2: EVA ViT → Q-Former (learned queries) → linear projection → OPT / Flan-T5 / Llama LM.
+
+With Flan-T5 the query rows and the text enter the T5 *encoder*: ``lm.*`` are its blocks and final
+norm (the pass stops there, so no decoder input is needed)."""
 
 from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch
 from spatialprobe.registry import MODELS
 
-LM_LAYERS = ("language_model.model.decoder.layers.{i}", "language_model.model.layers.{i}")
-LM_NORM = ("language_model.model.decoder.final_layer_norm", "language_model.model.norm")
+LM_LAYERS = ("language_model.model.decoder.layers.{i}", "language_model.model.layers.{i}", "language_model.encoder.block.{i}")
+LM_NORM = ("language_model.model.decoder.final_layer_norm", "language_model.model.norm", "language_model.encoder.final_layer_norm")
 
 
 def _forward(model, batch):

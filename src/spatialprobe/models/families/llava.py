@@ -1,0 +1,45 @@
+"""LLaVA-1.5 (``LlavaForConditionalGeneration``): a CLIP tower, an MLP projector applied token by token
+to ``hidden_states[vision_feature_layer]`` (the CLS row dropped under the ``default`` strategy), and a
+Llama-family LM that reads the projected rows in place of its ``<image>`` placeholders. Both the
+CLIP processor and ``LlavaImageProcessor``'s pad-to-square are mapped (`Preprocess`)."""
+
+from spatialprobe.models.card import VLM_LAYOUTS, Card, Derived, Tap, config_patch
+from spatialprobe.registry import MODELS
+
+TOWER = "model.vision_tower"
+
+
+def _projected(model) -> str:
+    """The projector's rows are the selected tower rows: patches only, or CLS + patches (``full``)."""
+    return "patches" if model.config.vision_feature_select_strategy == "default" else "vision"
+
+
+def _forward(model, batch):
+    if batch.input_ids is None:
+        return model.get_image_features(pixel_values=batch.pixel_values)
+    return model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+
+
+CARD = MODELS.register(
+    "llava",
+    Card(
+        family="llava",
+        sites={
+            "vision.embed": Tap(f"{TOWER}.pre_layrnorm"),
+            "vision.layer.{i}": Tap(f"{TOWER}.encoder.layers.{{i}}"),
+            "vision.out": Derived("vision.layer.{last}", f"{TOWER}.post_layernorm"),
+            "connector.in": Tap("model.multi_modal_projector", kind="input", pick=0),
+            "connector.out": Tap("model.multi_modal_projector"),
+            "lm.layer.{i}": Tap("model.language_model.layers.{i}"),
+            "lm.out": Tap("model.language_model.norm"),
+        },
+        layouts={**VLM_LAYOUTS, "connector.in": _projected, "connector.out": _projected},
+        prefix=("cls",),
+        patch_size=config_patch("vision_config"),
+        forward=_forward,
+        model_types=("llava",),
+        model_classes={"llava": "LlavaForConditionalGeneration"},
+        prompt="placeholders",
+        image_token=lambda model: model.config.image_token_id,
+    ),
+)
