@@ -207,3 +207,28 @@ def test_a_scenes_features_do_not_depend_on_its_batch(vlm):
         n = alone[site].shape[1]
         torch.testing.assert_close(together[site][:1, :n], alone[site], atol=1e-4, rtol=1e-4, msg=lambda m: f"{name} {site}: {m}")
     assert together["lm.out"].shape[1] > alone["lm.out"].shape[1]  # the batch was padded
+
+
+@pytest.fixture(scope="session")
+def small_scenes(tmp_path_factory):
+    from spatialprobe.scenes.sources.synthetic import SyntheticConfig, build
+
+    out = tmp_path_factory.mktemp("families-data") / "scenes"
+    build(SyntheticConfig(n=160, seed=5), out, workers=1, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("name", ENCODERS + ("llava", "paligemma", "blip2-t5"))
+def test_extraction_probes_and_token_pools_run_on_every_family(name, encoder_dirs, vlm_dirs, small_scenes, tmp_path):
+    from spatialprobe.probing import run
+
+    directory = encoder_dirs.get(name) or vlm_dirs[name]
+    sites = ["vision.out"] + (["connector.out"] if name in vlm_dirs else [])
+    base = {"model": f"hf:{directory}", "data": str(small_scenes), "store": str(tmp_path / "st"), "probes": ["logistic"],
+            "controls": [], "bootstrap": 100, "min_train": 10}
+    where = run({**base, "out": str(tmp_path / "where"), "sites": sites, "tasks": ["region_cell"], "pools": ["mean"]}, progress=False)
+    what = run({**base, "out": str(tmp_path / "what"), "sites": ["vision.out"], "tasks": ["object_identity"], "pools": ["object_mean"]},
+               progress=False)
+    done = {(r.task, r.site, r.condition["pool"]) for r in where + what}
+    assert {("region_cell", s, "mean") for s in sites} | {("object_identity", "vision.out", "object_mean")} <= done
+    assert all(r.metrics[next(iter(r.metrics))].n > 0 for r in where + what)
