@@ -145,9 +145,12 @@ def vlm_dirs(tmp_path_factory):
     return {name: save(root / name) for name, save in VLMS.items()}
 
 
-@pytest.fixture(scope="module", params=["llava", "llava-pad", "paligemma", "blip2-t5"])
+OPTIONS = {"instructblip": "?instruction=describe the image"}
+
+
+@pytest.fixture(scope="module", params=["llava", "llava-pad", "paligemma", "blip2-t5", "instructblip", "kosmos-2"])
 def vlm(request, vlm_dirs):
-    return request.param, load_model(f"hf:{vlm_dirs[request.param]}")
+    return request.param, load_model(f"hf:{vlm_dirs[request.param]}{OPTIONS.get(request.param, '')}")
 
 
 TEXTS = ["the red circle", "a blue square is left of the circle", "where is the square"]
@@ -165,19 +168,32 @@ def test_vlm_sites_equal_the_models_own_outputs(vlm):
     model = adapter.model
     with torch.inference_mode():
         tower = _tower(adapter)(pixel_values=batch.pixel_values, output_hidden_states=True)
-        feats = model.get_image_features(pixel_values=batch.pixel_values)
-        kwargs = {"token_type_ids": torch.zeros_like(batch.input_ids)} if name == "paligemma" else {}
+        feats = None if name == "kosmos-2" else model.get_image_features(pixel_values=batch.pixel_values, **batch.extra)
+        kwargs = {"token_type_ids": torch.zeros_like(batch.input_ids)} if name == "paligemma" else dict(batch.extra)
         if name == "blip2-t5":
             kwargs["decoder_input_ids"] = torch.zeros_like(batch.input_ids[:, :1])
         full = model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True, **kwargs)
     vision = [s for s in adapter.sites() if s.startswith("vision.layer.")]
     for i, site in enumerate(vision):
         torch.testing.assert_close(ours[site], tower.hidden_states[i + 1], atol=1e-4, rtol=1e-4)
-    projected = feats.pooler_output  # LLaVA: one tensor per image
+    projected = full.image_embeds if feats is None else feats.pooler_output  # LLaVA: one tensor per image
     projected = torch.stack(list(projected)) if isinstance(projected, (list, tuple)) else projected
     torch.testing.assert_close(ours["connector.out"], projected.reshape(ours["connector.out"].shape), atol=1e-4, rtol=1e-4)
     hidden = full.language_model_outputs.encoder_hidden_states if name == "blip2-t5" else (
         full.language_model_outputs.hidden_states if hasattr(full, "language_model_outputs") else full.hidden_states)
+    if "connector.attn" in ours:  # eager attention: rows sum to 1 over every column the layout names
+        attn = ours["connector.attn"]
+        torch.testing.assert_close(attn.sum(-1), torch.ones(attn.shape[:2]), atol=1e-5, rtol=1e-5)
+        assert attn.shape[-1] == len(adapter.layout("connector.attn").columns)
+    if name == "kosmos-2":  # vision.out derived through post_layernorm; the latents attend to image rows + themselves
+        from transformers import Kosmos2Model
+
+        with torch.inference_mode():
+            tower_out = _tower(adapter).model.post_layernorm(tower.last_hidden_state)
+            own = Kosmos2Model.get_image_features(model, pixel_values=batch.pixel_values).projection_attentions
+        torch.testing.assert_close(ours["vision.out"], tower_out, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(ours["connector.attn"], own.mean(1), atol=1e-5, rtol=1e-5)
+        assert adapter.layout("connector.attn").columns.roles.count("latent") == attn.shape[1]
     lm = [s for s in adapter.sites() if s.startswith("lm.layer.")]
     assert len(lm) == 2, adapter.sites()
     torch.testing.assert_close(ours[lm[0]], hidden[1], atol=1e-4, rtol=1e-4)
@@ -193,6 +209,12 @@ def test_vlm_layouts_fit_the_tensors(vlm):
             assert len(adapter.layout(site, batch, sample)) == tensor.shape[1], site
     if name.startswith("llava"):
         assert adapter.layout("connector.in").roles == ("patch",) * 16  # the CLS row dropped (vision_feature_select_strategy default)
+    image = adapter.layout("connector.out")
+    lm = adapter.layout("lm.layer.0", batch, 0)
+    if image.grid is not None:  # LLaVA, PaliGemma: the LM's image rows keep their patch cells
+        assert lm.roles[: len(image)] == image.roles and lm.patch_cells == image.patch_cells and lm.grid == image.grid
+    else:  # a resampler's queries have no cell
+        assert set(lm.roles[: len(image)]) == {"image"} and lm.grid is None
 
 
 def test_a_scenes_features_do_not_depend_on_its_batch(vlm):
@@ -218,17 +240,47 @@ def small_scenes(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("name", ENCODERS + ("llava", "paligemma", "blip2-t5"))
+@pytest.mark.parametrize("name", ENCODERS + ("llava", "paligemma", "blip2-t5", "instructblip", "kosmos-2"))
 def test_extraction_probes_and_token_pools_run_on_every_family(name, encoder_dirs, vlm_dirs, small_scenes, tmp_path):
     from spatialprobe.probing import run
 
     directory = encoder_dirs.get(name) or vlm_dirs[name]
     sites = ["vision.out"] + (["connector.out"] if name in vlm_dirs else [])
-    base = {"model": f"hf:{directory}", "data": str(small_scenes), "store": str(tmp_path / "st"), "probes": ["logistic"],
+    base = {"model": f"hf:{directory}{OPTIONS.get(name, '')}", "data": str(small_scenes), "store": str(tmp_path / "st"), "probes": ["logistic"],
             "controls": [], "bootstrap": 100, "min_train": 10}
     where = run({**base, "out": str(tmp_path / "where"), "sites": sites, "tasks": ["region_cell"], "pools": ["mean"]}, progress=False)
     what = run({**base, "out": str(tmp_path / "what"), "sites": ["vision.out"], "tasks": ["object_identity"], "pools": ["object_mean"]},
                progress=False)
-    done = {(r.task, r.site, r.condition["pool"]) for r in where + what}
+    on_lm = []
+    if name in ("llava", "paligemma"):  # the LM's image rows are patches: object pools read them too
+        on_lm = run({**base, "out": str(tmp_path / "lm"), "sites": ["lm.layer.1"], "tasks": ["object_identity"], "pools": ["object_mean"]},
+                    progress=False)
+        assert {(r.task, r.site) for r in on_lm} == {("object_identity", "lm.layer.1")}
+    done = {(r.task, r.site, r.condition["pool"]) for r in where + what + on_lm}
     assert {("region_cell", s, "mean") for s in sites} | {("object_identity", "vision.out", "object_mean")} <= done
     assert all(r.metrics[next(iter(r.metrics))].n > 0 for r in where + what)
+
+
+def test_instructblips_instruction_is_a_visible_choice_that_enters_the_store_key(vlm_dirs, small_scenes):
+    from spatialprobe.features.extraction import ExtractionError, plan
+    from spatialprobe.models import ModelLoadError
+    from spatialprobe.scenes.dataset import SceneDataset
+
+    d = vlm_dirs["instructblip"]
+    with pytest.raises(ModelLoadError, match=r"needs \?instruction=… .*empty \(off-distribution\)"):
+        load_model(f"hf:{d}")
+    with pytest.raises(ModelLoadError, match="has no option 'instructon'; did you mean 'instruction'"):
+        load_model(f"hf:{d}?instructon=describe")
+    data = SceneDataset(small_scenes)
+    keys = {}
+    for choice in ("describe the image", "where is the square", ""):
+        adapter = load_model(f"hf:{d}?instruction={choice}")
+        keys[choice] = plan(adapter, data, ["connector.out"], split=None, limit=4, batch_size=4, shard_size=8)[0].key
+    assert len(set(keys.values())) == 3
+    with pytest.raises(ExtractionError, match="instruction=@text reads each item's text, and this pass has none"):
+        plan(load_model(f"hf:{d}?instruction=@text"), data, ["connector.out"], split=None, limit=4, batch_size=4, shard_size=8)
+    adapter = load_model(f"hf:{d}?instruction=@text")  # with text (the Python API), each item's own instruction
+    per_item = adapter.extract(_images(2), "connector.out", texts=["the red circle", "where is the square"])["connector.out"]
+    fixed = load_model(f"hf:{d}?instruction=where is the square").extract(_images(2), "connector.out", texts=["x", "x"])["connector.out"]
+    torch.testing.assert_close(per_item[1], fixed[1], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(per_item[0], fixed[0], atol=1e-3)

@@ -157,3 +157,51 @@ def save_blip2_t5(directory: Path) -> Path:
 
 
 VLMS = {"llava": save_llava, "llava-pad": lambda d: save_llava(d, pad=True), "paligemma": save_paligemma, "blip2-t5": save_blip2_t5}
+
+
+def qformer_tokenizer():
+    """A BERT-style WordLevel tokenizer, as InstructBLIP's Q-Former uses ([CLS] text [SEP])."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + WORDS + ["describe", "image"])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]")
+
+
+def save_instructblip(directory: Path) -> Path:
+    from transformers import InstructBlipConfig, InstructBlipForConditionalGeneration
+    from transformers.models.blip.image_processing_pil_blip import BlipImageProcessorPil
+
+    tokenizer = tiny_tokenizer()
+    cfg = InstructBlipConfig(
+        vision_config={**VISION, "image_size": 32},
+        qformer_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, cross_attention_frequency=1, vocab_size=50),
+        text_config=dict(model_type="opt", hidden_size=32, ffn_dim=64, num_hidden_layers=2, num_attention_heads=4, vocab_size=len(tokenizer),
+                         word_embed_proj_dim=32, pad_token_id=0, eos_token_id=2, bos_token_id=2),
+        num_query_tokens=6,
+        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
+    )
+    torch.manual_seed(0)
+    _save_vlm(directory, InstructBlipForConditionalGeneration(cfg), BlipImageProcessorPil(size={"height": 32, "width": 32}))
+    qformer_tokenizer().save_pretrained(directory / "qformer_tokenizer")
+    return directory
+
+
+VLMS["instructblip"] = save_instructblip
+
+
+def save_kosmos2(directory: Path) -> Path:
+    from transformers import Kosmos2Config, Kosmos2ForConditionalGeneration
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    text = dict(embed_dim=32, ffn_dim=64, layers=2, attention_heads=4, vocab_size=len(tiny_tokenizer()), pad_token_id=0, bos_token_id=2, eos_token_id=2)
+    cfg = Kosmos2Config(vision_config={**VISION, "image_size": 32}, text_config=text, latent_query_num=5)
+    torch.manual_seed(0)
+    processor = CLIPImageProcessorPil(size={"height": 32, "width": 32}, do_center_crop=False)
+    return _save_vlm(directory, Kosmos2ForConditionalGeneration(cfg), processor)
+
+
+VLMS["kosmos-2"] = save_kosmos2

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from spatialprobe import __version__
 from spatialprobe.features import store as st
 from spatialprobe.features.key import content_key, dataset_fingerprint, weights_fingerprint
-from spatialprobe.models.adapter import Adapter
+from spatialprobe.models.adapter import Adapter, Batch
 from spatialprobe.models.loading import RANDOM_INIT
 from spatialprobe.models.sites import expand
 from spatialprobe.scenes.dataset import SceneDataset
@@ -65,6 +65,11 @@ def plan(
             raise ExtractionError(f"{name}: expected a positive integer, got {value!r}" + (" (no limit is None, not 0)" if name == "limit" and value == 0 else ""))
     sites = expand(sites, adapter.sites(), adapter.name)
     lm = [s for s in sites if s.startswith("lm.")]
+    if adapter.card.extra_inputs is not None:  # a family option this text-free pass cannot serve fails here, not at batch 1
+        try:
+            adapter.card.extra_inputs(adapter, Batch(pixel_values=torch.zeros(1, 3, 1, 1)), None)
+        except ValueError as err:
+            raise ExtractionError(str(err)) from None
     if split is None or isinstance(split, str):
         scenes = dataset.scenes(split)
     else:
@@ -74,7 +79,7 @@ def plan(
         raise ExtractionError(f"{dataset.root}: no scenes in split {split!r}")
     scenes = scenes if limit is None else scenes[:limit]
     components = {
-        "model": adapter.name if not Path(adapter.name.partition(":")[2]).exists() else adapter.card.family,
+        "model": adapter.name if not Path(adapter.name.partition(":")[2].partition("?")[0]).exists() else adapter.card.family,
         "weights": weights_fingerprint(adapter.model),
         "dtype": str(adapter.dtype),
         "sites": sites,
@@ -85,6 +90,7 @@ def plan(
         "batch_size": batch_size,
         "shard_size": shard_size,
         "lm_text": None if not lm else "visual prompt only",
+        **({"model_options": adapter.options} if adapter.options else {}),  # absent without options: earlier keys stay valid
         "spatialprobe": __version__,
     }
     layouts = {site: adapter.layout(site) for site in sites}

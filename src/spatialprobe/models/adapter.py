@@ -6,7 +6,7 @@ resolves it against the loaded model, hooks it for one pass, and reports layouts
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -34,6 +34,8 @@ class Batch:
     """Rows of the LM sequence that hold the visual prompt (they come first)."""
     words: list[list[int]] = field(default_factory=list)
     """Per sample: the word index of each text token (-1 for special tokens)."""
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Further model inputs a family needs (InstructBLIP's ``qformer_input_ids``), built by its card."""
 
 
 class Adapter:
@@ -47,9 +49,12 @@ class Adapter:
         preprocess: Preprocess,
         tokenizer: Any = None,
         info: dict | None = None,
+        options: dict[str, str] | None = None,
+        resources: dict | None = None,
     ):
         self.name, self.model, self.card, self.preprocess, self.tokenizer = name, model.eval(), card, preprocess, tokenizer
         self.info = info or {}
+        self.options, self.resources = dict(options or {}), dict(resources or {})
         first = next(model.parameters())
         self.dtype, self.device = first.dtype, first.device
         self.prefix = tuple(card.prefix(model) if callable(card.prefix) else card.prefix)
@@ -100,22 +105,37 @@ class Adapter:
             return vision
         if rule == "patches":
             return TokenLayout.vision((), (rows, cols), (w, h))
+        if rule == "query+latents":  # attention over the image rows *and* the latents themselves (Kosmos-2, Perceivers)
+            n, inputs = self._query_count(), self.layout(self._connector_input_site())
+            return TokenLayout.queries(n, "query", replace(inputs, roles=inputs.roles + ("latent",) * n))
         if rule in ("query", "latent"):
             n = self._query_count()
             columns = self.layout(self._connector_input_site()) if stem == "connector.attn" else None
             return TokenLayout.queries(n, rule, columns)
         if rule == "lm":
+            image = self._image_rows()
             if batch is None or batch.input_ids is None:
-                return TokenLayout(("image",) * self._query_count(), word_of_row=(-1,) * self._query_count())
+                return replace(image, word_of_row=(-1,) * len(image))
             ids = batch.input_ids[sample].tolist()
             mask = batch.attention_mask[sample].tolist() if batch.attention_mask is not None else [1] * len(ids)
             text = len(ids) - (batch.prompt_length if self.card.prompt == "placeholders" else 0)
-            roles = ["image"] * batch.prompt_length + ["text"] * text
-            roles[batch.prompt_length :] = ["text" if m else "pad" for m in mask[len(ids) - text :]]
+            if len(image) != batch.prompt_length:
+                image = TokenLayout(("image",) * batch.prompt_length)
+            roles = list(image.roles) + ["text" if m else "pad" for m in mask[len(ids) - text :]]
             words = list(batch.words[sample]) if batch.words else []
             words = [-1] * batch.prompt_length + words + [-1] * (text - len(words))
-            return TokenLayout(tuple(roles), word_of_row=tuple(words))
+            return replace(image, roles=tuple(roles), word_of_row=tuple(words))
         raise ValueError(f"unknown layout rule {rule!r} for {site}")
+
+    def _image_rows(self) -> TokenLayout:
+        """The visual prompt as the LM reads it: where the connector keeps the patch grid (LLaVA,
+        PaliGemma) its rows keep their cells, so object pools and location probes work on ``lm.*``."""
+        n = self._query_count()
+        if "connector.out" in self._sites:
+            out = self.layout("connector.out")
+            if out.grid is not None and len(out) == n:
+                return out
+        return TokenLayout(("image",) * n)
 
     def _connector_input_site(self) -> str:
         return "connector.in" if "connector.in" in self._sites else "vision.out"
@@ -126,7 +146,10 @@ class Adapter:
         if "queries" not in self.info:
             generator = torch.Generator().manual_seed(0)
             pixels = torch.rand(1, 3, self.geometry[3], self.geometry[2], generator=generator)
-            out = self.forward_sites(Batch(pixel_values=pixels), ["connector.out"])["connector.out"]
+            batch = Batch(pixel_values=pixels)
+            if self.card.extra_inputs is not None:
+                batch.extra = self.card.extra_inputs(self, batch, [""])
+            out = self.forward_sites(batch, ["connector.out"])["connector.out"]
             self.info["queries"] = int(out.shape[1])
         return self.info["queries"]
 
@@ -137,6 +160,12 @@ class Adapter:
         For an LM that reads the visual prompt in place of image placeholder tokens, the
         placeholders come first, then the text.
         """
+        batch = self._prompt_batch(pixel_values, texts)
+        if self.card.extra_inputs is not None:
+            batch.extra = self.card.extra_inputs(self, batch, texts)
+        return batch
+
+    def _prompt_batch(self, pixel_values: torch.Tensor, texts: list[str] | None) -> Batch:
         batch = Batch(pixel_values=pixel_values)
         if texts is not None and self.tokenizer is None:
             raise ValueError(f"{self.name} has no tokenizer; pass token ids through Batch.input_ids")
@@ -185,6 +214,7 @@ class Adapter:
         for name in ("input_ids", "attention_mask"):
             if getattr(batch, name) is not None:
                 setattr(batch, name, getattr(batch, name).to(self.device))
+        batch.extra = {k: v.to(self.device) for k, v in batch.extra.items()}
         with torch.inference_mode(), cap.capture(self.model, needed) as store:
             try:
                 self.card.forward(self.model, batch)

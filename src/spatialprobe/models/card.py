@@ -98,6 +98,12 @@ class Card:
     """The id of the image placeholder token (``prompt="placeholders"``)."""
     submodule: str | None = None
     """Part of the loaded model the card describes (e.g. ``vision_model`` of a ``CLIPModel``)."""
+    options: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    """``hf:<id>?name=value`` options: name → (required, what it means); they enter the store key."""
+    resources: Callable[[str], dict] | None = None
+    """Loads what the family needs beside the model and its tokenizer (InstructBLIP's Q-Former tokenizer)."""
+    extra_inputs: Callable[[Any, Any, list[str] | None], dict] | None = None
+    """``(adapter, batch, texts) → {name: tensor}``: model inputs beyond pixels and ids, carried by the batch."""
 
 
 def _pixels_only(model, batch):

@@ -69,7 +69,18 @@ def load_model(
         raise ModelLoadError(f"unknown dtype {dtype!r}; expected one of {sorted(DTYPES)}")
     if scheme == "toy":
         return _load_toy(spec, target, dtype, device, random_init)
-    return _load_hf(spec, target, dtype, device, trust_remote_code, random_init)
+    target, options = target.partition("?")[0], _options(spec, target.partition("?")[2])
+    return _load_hf(spec, target, dtype, device, trust_remote_code, random_init, options)
+
+
+def _options(spec: str, query: str) -> dict[str, str]:
+    """``hf:<id>?name=value&…``: a family's model options (InstructBLIP's ``instruction``)."""
+    from urllib.parse import parse_qsl
+
+    try:
+        return dict(parse_qsl(query, keep_blank_values=True, strict_parsing=True)) if query else {}
+    except ValueError:
+        raise ModelLoadError(f"{spec}: options after '?' must be name=value pairs joined by '&'") from None
 
 
 def _load_toy(spec: str, target: str, dtype: str, device: str, random_init: bool) -> Adapter:
@@ -108,7 +119,7 @@ def card_for(model_type: str) -> Card:
     return supported[model_type]
 
 
-def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code: bool, random_init: bool) -> Adapter:
+def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code: bool, random_init: bool, options: dict) -> Adapter:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import transformers
     from transformers import AutoConfig
@@ -126,6 +137,16 @@ def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code:
             f"with internet) or pass a local directory: --model hf:/path/to/checkpoint. ({type(err).__name__})"
         ) from None
     card = card_for(config.model_type)
+    for name in options:
+        if name not in card.options:
+            from spatialprobe.registry import nearest
+
+            near = nearest(name, card.options)
+            raise ModelLoadError(f"{spec}: {card.family} has no option {name!r}" + (f"; did you mean {near!r}?" if near else "")
+                                 + (f" (options: {', '.join(card.options)})" if card.options else " (it takes none)"))
+    for name, (required, meaning) in card.options.items():
+        if required and name not in options:
+            raise ModelLoadError(f"{spec}: {card.family} needs ?{name}=… — {meaning}")
     cls = getattr(transformers, model_class(card, config))
     try:
         model = cls.from_pretrained(
@@ -149,6 +170,8 @@ def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code:
             preprocess,
             tokenizer=_hf_tokenizer(target, trust_remote_code),
             info={"family": card.family, "model_type": config.model_type, "class": cls.__name__, "preprocess": note},
+            options=options,
+            resources=card.resources(target) if card.resources else {},
         )
     except (PreprocessError, GeometryError) as err:
         raise ModelLoadError(f"{spec}: {err}") from None

@@ -1,0 +1,71 @@
+"""InstructBLIP: BLIP-2's pipeline with an instruction-aware Q-Former. The Q-Former reads the learned
+queries *and* the instruction's tokens; ``connector.hidden`` is the query rows only (the input of the
+language projection), ``connector.attn`` the queries' cross-attention over the image.
+
+The instruction is a model option, never a silent default: ``hf:<id>?instruction=Describe the image.``
+(one fixed instruction: it enters the store key), ``?instruction=@text`` (each item's own text, e.g.
+the referring expression, when the pass has text) or ``?instruction=`` (empty: off-distribution for
+InstructBLIP — chosen visibly). It is tokenised with the checkpoint's own Q-Former tokenizer
+(``qformer_tokenizer/``)."""
+
+from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch
+from spatialprobe.models.families.blip2 import LM_LAYERS, LM_NORM, _image_token
+from spatialprobe.registry import MODELS
+
+FROM_TEXT = "@text"
+
+
+def _resources(target: str) -> dict:
+    from transformers import AutoTokenizer
+
+    return {"qformer_tokenizer": AutoTokenizer.from_pretrained(target, subfolder="qformer_tokenizer")}
+
+
+def _instruction(adapter, batch, texts) -> dict:
+    choice, n = adapter.options["instruction"], batch.pixel_values.shape[0]
+    if choice == FROM_TEXT:
+        if texts is None:
+            raise ValueError(f"{adapter.name}: instruction=@text reads each item's text, and this pass has none "
+                             "(feature extraction without text): give one fixed instruction, ?instruction=…")
+        prompts = list(texts)
+    else:
+        prompts = [choice] * n
+    enc = adapter.resources["qformer_tokenizer"](prompts, padding=True, return_tensors="pt")
+    return {"qformer_input_ids": enc["input_ids"], "qformer_attention_mask": enc["attention_mask"]}
+
+
+def _forward(model, batch):
+    if batch.input_ids is None:
+        return model.get_image_features(pixel_values=batch.pixel_values, **batch.extra)
+    return model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask, **batch.extra)
+
+
+CARD = MODELS.register(
+    "instructblip",
+    Card(
+        family="instructblip",
+        sites={
+            "vision.embed": Tap("vision_model.embeddings"),
+            "vision.layer.{i}": Tap("vision_model.encoder.layers.{i}"),
+            "vision.out": Tap("vision_model.post_layernorm"),
+            "connector.in": Tap("qformer", kind="input", pick="encoder_hidden_states"),
+            "connector.attn": Tap("qformer.encoder.layer.{last}.crossattention.attention", pick=1, reduce="mean_heads"),
+            "connector.hidden": Tap("language_projection", kind="input", pick=0),
+            "connector.out": Tap("language_projection"),
+            "lm.layer.{i}": Tap(LM_LAYERS),
+            "lm.out": Tap(LM_NORM),
+        },
+        layouts=VLM_LAYOUTS,
+        prefix=("cls",),
+        patch_size=config_patch("vision_config"),
+        forward=_forward,
+        needs_eager=("connector.attn",),
+        model_types=("instructblip",),
+        model_classes={"instructblip": "InstructBlipForConditionalGeneration"},
+        prompt="placeholders",
+        image_token=_image_token,
+        options={"instruction": (True, "the Q-Former's instruction: a fixed text, @text (each item's own text) or empty (off-distribution)")},
+        resources=_resources,
+        extra_inputs=_instruction,
+    ),
+)
