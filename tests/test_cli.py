@@ -62,7 +62,9 @@ def test_light_commands_do_not_import_torch(tmp_path):
 def test_models_ls_and_sites(capsys):
     assert main(["models", "ls"]) == 0
     out = capsys.readouterr().out
-    assert "blip2    blip-2" in out and "toy presets: tiny-linear" in out and "(random init" in out
+    assert "blip2         blip-2" in out and "toy presets: tiny-linear" in out and "(random init" in out
+    served = ("clip", "vit", "beit", "dinov2_with_registers", "siglip", "flava", "blip", "instructblip", "llava", "paligemma", "kosmos-2", "idefics")
+    assert all(f" {t}" in out for t in served) and "idefics2: its aspect-keeping resize" in out
     assert main(["models", "sites", "toy:tiny-qformer"]) == 0
     out = capsys.readouterr().out
     assert "connector.attn     8 × 65           8 queries → cls + 8×8 patches" in out

@@ -25,6 +25,8 @@ VERDICTS = ("reproduced", "not reproduced", "inconclusive", "undecidable", "not 
 HF_NOT_YET = {
     **dict.fromkeys(("llava_next", "llava_onevision", "idefics3", "smolvlm", "qwen2_vl", "qwen2_5_vl"),
                     "it tiles images or gives each its own resolution (issue 20: frames, ragged layouts)"),
+    "idefics2": "its aspect-keeping resize (shortest / longest edge) gives every image its own patch grid, even as a single frame: "
+                "per-image layouts and a store for variable rows are issue 20",
     "siglip2": "NaFlex SigLIP2 patchifies each image at its own resolution (issue 20); fixed-resolution SigLIP2 checkpoints are model_type siglip",
     "florence2": "DaViT's stages are 4-D maps at several resolutions and its LM is an encoder-decoder (a grid per site: issue 20)",
 }

@@ -25,7 +25,7 @@ def _ls(args) -> int:
     for name in MODELS.names():
         card = MODELS.get(name)
         served = ", ".join(card.model_types) if card.model_types else "toy:<preset or directory>"
-        print(f"{name:8s} {served}")
+        print(f"{name:13s} {served}")
     print(f"toy presets: {', '.join(toy.PRESETS)} (random init: architectures for tests and examples, not trained models; "
           "`spatialprobe lab train` trains toy models)")
     print("not supported yet:")
@@ -53,6 +53,9 @@ def describe(layout) -> str:
     return text
 
 
+SAMPLE_TEXT = "a photo"
+
+
 def _sites(args) -> int:
     import torch
 
@@ -60,13 +63,16 @@ def _sites(args) -> int:
 
     adapter = load_model(args.model, dtype=args.dtype, trust_remote_code=args.trust_remote_code)
     rows, cols, w, h = adapter.geometry
-    batch = adapter.make_batch(torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)))  # not blank: Idefics2 drops all-zero frames
+    cross = adapter.card.prompt == "cross"  # IDEFICS: lm.* are text rows only, so they need a text
+    pixels = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0))  # not blank: Idefics2 drops all-zero frames
+    batch = adapter.make_batch(pixels, [SAMPLE_TEXT] if cross else None)
     tensors = adapter.forward_sites(batch, adapter.sites())
     print(f"{args.model}: family {adapter.card.family}; input {w}×{h}, patch grid {rows}×{cols}")
     print(f"preprocessing: {adapter.preprocess.to_json()} ({adapter.info.get('preprocess', 'toy default')})")
     print(f"{'site':18s} {'shape per image':16s} layout")
     for site, tensor in tensors.items():
         shape = " × ".join(str(d) for d in tensor.shape[1:])
-        note = " (+ text rows when given text)" if site.startswith("lm.") else ""
+        note = "" if not site.startswith("lm.") else (f" (text rows of {SAMPLE_TEXT!r}; the image enters by cross-attention)" if cross
+                                                      else " (+ text rows when given text)")
         print(f"{site:18s} {shape:16s} {describe(adapter.layout(site, batch))}{note}")
     return 0

@@ -65,6 +65,9 @@ def plan(
             raise ExtractionError(f"{name}: expected a positive integer, got {value!r}" + (" (no limit is None, not 0)" if name == "limit" and value == 0 else ""))
     sites = expand(sites, adapter.sites(), adapter.name)
     lm = [s for s in sites if s.startswith("lm.")]
+    if lm and adapter.card.prompt == "cross":
+        raise ExtractionError(f"{adapter.name} reads the image by cross-attention, so its LM has no image rows to store: "
+                              f"{', '.join(lm)} are text rows, and extraction stores the visual prompt only (Adapter.extract(images, sites, texts) reads them)")
     if adapter.card.extra_inputs is not None:  # a family option this text-free pass cannot serve fails here, not at batch 1
         try:
             adapter.card.extra_inputs(adapter, Batch(pixel_values=torch.zeros(1, 3, 1, 1)), None)

@@ -130,6 +130,8 @@ class Adapter:
     def _image_rows(self) -> TokenLayout:
         """The visual prompt as the LM reads it: where the connector keeps the patch grid (LLaVA,
         PaliGemma) its rows keep their cells, so object pools and location probes work on ``lm.*``."""
+        if self.card.prompt == "cross":  # the image reaches the LM through cross-attention, as no rows
+            return TokenLayout(())
         n = self._query_count()
         if "connector.out" in self._sites:
             out = self.layout("connector.out")
@@ -171,10 +173,10 @@ class Adapter:
             raise ValueError(f"{self.name} has no tokenizer; pass token ids through Batch.input_ids")
         if self.card.prompt is None:
             return batch
-        q = self._query_count()
-        if texts is None and self.card.prompt == "prepended":
-            batch.prompt_length = q
+        if texts is None and self.card.prompt in ("prepended", "cross"):
+            batch.prompt_length = 0 if self.card.prompt == "cross" else self._query_count()
             return batch
+        q = 0 if self.card.prompt == "cross" else self._query_count()
         placeholders = [self.card.image_token(self.model)] * q if self.card.prompt == "placeholders" else []
         rows, words = [], []
         for i in range(pixel_values.shape[0]):
@@ -197,6 +199,8 @@ class Adapter:
     def forward_sites(self, batch: Batch, sites: list[str]) -> dict[str, torch.Tensor]:
         """Run one pass and return each requested site as a tensor (B, rows, dim) or (B, Q, K)."""
         sites = expand(sites, self._sites, self.name)
+        if self.card.prompt == "cross" and batch.input_ids is None and any(s.startswith("lm.") for s in sites):
+            raise ValueError(f"{self.name} reads the image by cross-attention: its lm.* rows are text rows, so they need texts")
         needed: dict[str, tuple[nn.Module, Tap]] = {}
         derived: dict[str, tuple[str, nn.Module]] = {}
         for site in sites:

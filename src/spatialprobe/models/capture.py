@@ -105,7 +105,10 @@ def capture(model: nn.Module, taps: dict[str, tuple[nn.Module, Tap]]) -> Iterato
         if tap.kind == "input":
 
             def pre_hook(module, args, kwargs):
-                keep(kwargs[tap.pick] if isinstance(tap.pick, str) else args[tap.pick])
+                if tap.compute is not None:
+                    keep(tap.compute(module, args, kwargs))
+                else:
+                    keep(kwargs[tap.pick] if isinstance(tap.pick, str) else args[tap.pick])
 
             return pre_hook
         return lambda module, args, output: keep(output)

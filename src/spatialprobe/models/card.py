@@ -42,7 +42,9 @@ class Tap:
     index of the list it sits in). ``pick`` chooses from a tuple / model-output value (an int
     index or a field name) or, for inputs, the positional index or keyword name. ``reduce`` is
     ``"mean_heads"`` for (B, heads, Q, K) attention maps. ``rows`` keeps the first n rows
-    (e.g. InstructBLIP's queries before its instruction tokens).
+    (e.g. InstructBLIP's queries before its instruction tokens). ``compute(module, args, kwargs)``,
+    with ``kind="input"``, computes the tensor from the module and its inputs instead (attention a
+    module never returns: IDEFICS's Perceiver).
     """
 
     module: str | tuple[str, ...]
@@ -51,6 +53,7 @@ class Tap:
     pick: int | str = 0
     reduce: str | None = None
     rows: int | None = None
+    compute: Callable[[Any, tuple, dict], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,8 @@ class Card:
     prompt: str | None = None
     """How the LM receives the visual prompt: ``"placeholders"`` (image tokens in the ids are
     replaced, as BLIP-2 and LLaVA do), ``"prepended"`` (the prompt precedes the text embeddings),
-    or None (no LM)."""
+    ``"cross"`` (no image rows: the LM's text rows cross-attend to the connector's output, as in
+    IDEFICS / Flamingo), or None (no LM)."""
     image_token: Callable[[Any], int | None] = lambda model: None
     """The id of the image placeholder token (``prompt="placeholders"``)."""
     submodule: str | None = None

@@ -24,7 +24,8 @@ class PreprocessError(ValueError):
 
 
 PROCESSORS = ("CLIPImageProcessor", "BlipImageProcessor", "ViTImageProcessor", "BeitImageProcessor", "BitImageProcessor",
-              "SiglipImageProcessor", "FlavaImageProcessor", "DeiTImageProcessor", "LlavaImageProcessor")
+              "SiglipImageProcessor", "FlavaImageProcessor", "DeiTImageProcessor", "LlavaImageProcessor",
+              "IdeficsImageProcessor")
 """Hugging Face image processors (and their ``…Pil`` / ``…Fast`` twins) made of the steps above."""
 TILING = ("LlavaNextImageProcessor", "LlavaOnevisionImageProcessor", "Idefics2ImageProcessor", "Idefics3ImageProcessor",
           "SmolVLMImageProcessor", "Qwen2VLImageProcessor", "Qwen2_5_VLImageProcessor", "Siglip2ImageProcessor")
