@@ -44,7 +44,11 @@ def test_every_vision_site_equals_the_models_own_outputs(encoder):
     torch.testing.assert_close(ours["vision.embed"], theirs.hidden_states[0], atol=1e-4, rtol=1e-4)
     for i, site in enumerate(layers):
         torch.testing.assert_close(ours[site], theirs.hidden_states[i + 1], atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(ours["vision.out"], theirs.last_hidden_state, atol=1e-4, rtol=1e-4)
+    expected = theirs.last_hidden_state
+    if name == "clip":  # CLIP's last_hidden_state precedes post_layernorm, which HF applies to the pooled CLS only
+        with torch.inference_mode():
+            expected = next(m for n, m in adapter.model.named_modules() if n.endswith("post_layernorm"))(expected)
+    torch.testing.assert_close(ours["vision.out"], expected, atol=1e-4, rtol=1e-4)
 
 
 def test_layouts_fit_the_tensors_with_the_families_prefix(encoder):
@@ -85,7 +89,8 @@ def _check_marker(preprocess, processor):
     from spatialprobe.geometry import Box
 
     image, box = _marker()
-    theirs = processor(images=[image], return_tensors="np")["pixel_values"][0]
+    theirs = processor(images=[image], return_tensors="np")
+    theirs = np.asarray(theirs["pixel_values"] if hasattr(theirs, "keys") else theirs)[0]  # IDEFICS returns the array itself
     ours = preprocess.pixels(image)
     assert ours.shape == theirs.shape and np.abs(ours - theirs).max() < 0.05  # pixel parity (resampling rounding only)
     mapped = preprocess.map_box(Box(box, "xyxy", "pixel", (image.shape[1], image.shape[0]))).to("xyxy", "pixel").coords
@@ -95,6 +100,11 @@ def _check_marker(preprocess, processor):
 @pytest.mark.parametrize("name", ENCODERS)
 def test_a_box_lands_where_the_familys_own_processor_puts_it(name, encoder_dirs):
     _check_marker(load_model(f"hf:{encoder_dirs[name]}").preprocess, _hf_processor(encoder_dirs[name]))
+
+
+@pytest.mark.parametrize("name", ["blip2", "llava", "paligemma", "kosmos-2", "idefics"])
+def test_a_box_lands_where_a_vlms_own_processor_puts_it(name, vlm_dirs):
+    _check_marker(load_model(f"hf:{vlm_dirs[name]}").preprocess, _hf_processor(vlm_dirs[name]))
 
 
 def test_llava_pad_to_square_is_mapped_as_hf_pads(tmp_path):
@@ -148,7 +158,7 @@ def vlm_dirs(tmp_path_factory):
 OPTIONS = {"instructblip": "?instruction=describe the image"}
 
 
-@pytest.fixture(scope="module", params=["llava", "llava-pad", "paligemma", "blip2-t5", "instructblip", "kosmos-2"])
+@pytest.fixture(scope="module", params=["blip2", "blip2-t5", "instructblip", "llava", "llava-pad", "paligemma", "kosmos-2", "idefics"])
 def vlm(request, vlm_dirs):
     return request.param, load_model(f"hf:{vlm_dirs[request.param]}{OPTIONS.get(request.param, '')}")
 
@@ -158,7 +168,21 @@ TEXTS = ["the red circle", "a blue square is left of the circle", "where is the 
 
 def _tower(adapter):
     model = adapter.model
-    return model.vision_model if hasattr(model, "vision_model") else model.model.vision_tower
+    if hasattr(model, "vision_model"):
+        return model.vision_model
+    return model.model.vision_model if hasattr(model.model, "vision_model") else model.model.vision_tower
+
+
+def _own_forward(name, model, batch):
+    """The model's own forward pass with every hidden state, called as its documentation shows."""
+    pixels, kwargs = batch.pixel_values, dict(batch.extra)
+    if name == "paligemma":
+        kwargs["token_type_ids"] = torch.zeros_like(batch.input_ids)
+    if name == "blip2-t5":
+        kwargs["decoder_input_ids"] = torch.zeros_like(batch.input_ids[:, :1])
+    if name == "idefics":  # one image per sample, seen by every text row
+        pixels, kwargs["image_attention_mask"] = pixels[:, None], batch.attention_mask[..., None]
+    return model(pixel_values=pixels, input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True, **kwargs)
 
 
 def test_vlm_sites_equal_the_models_own_outputs(vlm):
@@ -168,15 +192,23 @@ def test_vlm_sites_equal_the_models_own_outputs(vlm):
     model = adapter.model
     with torch.inference_mode():
         tower = _tower(adapter)(pixel_values=batch.pixel_values, output_hidden_states=True)
-        feats = None if name == "kosmos-2" else model.get_image_features(pixel_values=batch.pixel_values, **batch.extra)
-        kwargs = {"token_type_ids": torch.zeros_like(batch.input_ids)} if name == "paligemma" else dict(batch.extra)
-        if name == "blip2-t5":
-            kwargs["decoder_input_ids"] = torch.zeros_like(batch.input_ids[:, :1])
-        full = model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True, **kwargs)
+        feats = None if name in ("kosmos-2", "idefics") else model.get_image_features(pixel_values=batch.pixel_values, **batch.extra)
+        full = _own_forward(name, model, batch)
+    states = tower.hidden_states
+    if states is None:  # IDEFICS's tower ignores output_hidden_states: its blocks, run by hand
+        with torch.inference_mode():
+            h, states = _tower(adapter).pre_layrnorm(_tower(adapter).embeddings(batch.pixel_values)), []
+            for layer in _tower(adapter).encoder.layers:
+                states.append(h)
+                h = layer(h, None)
+            states.append(h)
     vision = [s for s in adapter.sites() if s.startswith("vision.layer.")]
     for i, site in enumerate(vision):
-        torch.testing.assert_close(ours[site], tower.hidden_states[i + 1], atol=1e-4, rtol=1e-4)
-    projected = full.image_embeds if feats is None else feats.pooler_output  # LLaVA: one tensor per image
+        torch.testing.assert_close(ours[site], states[i + 1], atol=1e-4, rtol=1e-4)
+    if feats is not None:
+        projected = feats.pooler_output  # LLaVA: one tensor per image
+    else:
+        projected = full.image_hidden_states[:, 0] if name == "idefics" else full.image_embeds
     projected = torch.stack(list(projected)) if isinstance(projected, (list, tuple)) else projected
     torch.testing.assert_close(ours["connector.out"], projected.reshape(ours["connector.out"].shape), atol=1e-4, rtol=1e-4)
     hidden = full.language_model_outputs.encoder_hidden_states if name == "blip2-t5" else (
@@ -194,6 +226,24 @@ def test_vlm_sites_equal_the_models_own_outputs(vlm):
         torch.testing.assert_close(ours["vision.out"], tower_out, atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(ours["connector.attn"], own.mean(1), atol=1e-5, rtol=1e-5)
         assert adapter.layout("connector.attn").columns.roles.count("latent") == attn.shape[1]
+    if name == "idefics":  # the recomputed Perceiver attention, applied to the values, gives the block's own output
+        from spatialprobe.models.families.idefics import _perceiver_attention
+
+        attn = model.model.perceiver_resampler.blocks[-1][0]
+        seen = {}
+        handle = attn.register_forward_pre_hook(lambda m, args: seen.update(args=args))
+        try:
+            with torch.inference_mode():
+                model.model.perceiver_resampler(ours["connector.in"])
+                context, latents = seen["args"]
+                weights = _perceiver_attention(attn, seen["args"], {})
+                values = attn.v_proj(torch.cat([attn.context_layer_norm(context), attn.latents_layer_norm(latents)], dim=-2))
+                values = values.reshape(*values.shape[:2], attn.n_heads, attn.head_dim).transpose(1, 2)
+                rebuilt = attn.output_proj((weights @ values).transpose(1, 2).flatten(-2))
+                torch.testing.assert_close(rebuilt, attn(context, latents), atol=1e-5, rtol=1e-5)
+        finally:
+            handle.remove()
+        torch.testing.assert_close(ours["connector.attn"], weights.mean(1), atol=1e-5, rtol=1e-5)
     lm = [s for s in adapter.sites() if s.startswith("lm.layer.")]
     assert len(lm) == 2, adapter.sites()
     torch.testing.assert_close(ours[lm[0]], hidden[1], atol=1e-4, rtol=1e-4)
@@ -211,7 +261,11 @@ def test_vlm_layouts_fit_the_tensors(vlm):
         assert adapter.layout("connector.in").roles == ("patch",) * 16  # the CLS row dropped (vision_feature_select_strategy default)
     image = adapter.layout("connector.out")
     lm = adapter.layout("lm.layer.0", batch, 0)
-    if image.grid is not None:  # LLaVA, PaliGemma: the LM's image rows keep their patch cells
+    if adapter.card.prompt == "cross":  # IDEFICS: text rows only, and they read the image
+        assert set(lm.roles) <= {"text", "pad"}
+        other = adapter.make_batch(adapter.preprocess(_images(3, seed=1)), TEXTS)
+        assert not torch.allclose(adapter.forward_sites(other, ["lm.out"])["lm.out"], tensors["lm.out"], atol=1e-4)
+    elif image.grid is not None:  # LLaVA, PaliGemma: the LM's image rows keep their patch cells
         assert lm.roles[: len(image)] == image.roles and lm.patch_cells == image.patch_cells and lm.grid == image.grid
     else:  # a resampler's queries have no cell
         assert set(lm.roles[: len(image)]) == {"image"} and lm.grid is None
@@ -240,7 +294,7 @@ def small_scenes(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("name", ENCODERS + ("llava", "paligemma", "blip2-t5", "instructblip", "kosmos-2"))
+@pytest.mark.parametrize("name", ENCODERS + ("blip2", "blip2-t5", "instructblip", "llava", "paligemma", "kosmos-2", "idefics"))
 def test_extraction_probes_and_token_pools_run_on_every_family(name, encoder_dirs, vlm_dirs, small_scenes, tmp_path):
     from spatialprobe.probing import run
 
@@ -284,3 +338,101 @@ def test_instructblips_instruction_is_a_visible_choice_that_enters_the_store_key
     fixed = load_model(f"hf:{d}?instruction=where is the square").extract(_images(2), "connector.out", texts=["x", "x"])["connector.out"]
     torch.testing.assert_close(per_item[1], fixed[1], atol=1e-5, rtol=1e-5)
     assert not torch.allclose(per_item[0], fixed[0], atol=1e-3)
+
+
+def test_a_cross_attention_lm_has_no_image_rows_to_store(vlm_dirs, small_scenes):
+    from spatialprobe.features.extraction import ExtractionError, plan
+    from spatialprobe.scenes.dataset import SceneDataset
+
+    adapter = load_model(f"hf:{vlm_dirs['idefics']}")
+    with pytest.raises(ExtractionError, match="reads the image by cross-attention.*lm.layer.0 are text rows"):
+        plan(adapter, SceneDataset(small_scenes), ["lm.layer.0"], split=None, limit=4, batch_size=4, shard_size=8)
+    with pytest.raises(ValueError, match="its lm.\\* rows are text rows, so they need texts"):
+        adapter.extract(_images(1), ["lm.out"])
+
+
+def test_the_support_matrix_claims_only_what_these_tests_check(tmp_path):
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "support_matrix.py"
+    proc = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    spec = importlib.util.spec_from_file_location("support_matrix", script)
+    matrix = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(matrix)
+    doc = tmp_path / "models.md"
+    doc.write_text("| llava | `X` | verified | verified | verified | verified | verified | — | |\n")
+    covered = {"llava": {"parity": ["t"], "layouts": ["t"], "box geometry": ["t"], "batch invariance": ["t"]}, "vit": {"parity": ["t"]}}
+    assert matrix.check(covered, doc) == ["vit: tested but missing from models.md",
+                                          "llava: models.md says extract + probe + pools is verified, and no test in test_families.py covers it"]
+
+
+@pytest.mark.parametrize("name", ["clip", "dinov2-registers", "blip2-t5", "instructblip", "llava", "paligemma", "kosmos-2", "idefics"])
+def test_models_sites_lists_every_site_of_each_family(name, encoder_dirs, vlm_dirs, capsys):
+    from spatialprobe.cli.main import main
+
+    directory = encoder_dirs.get(name) or vlm_dirs[name]
+    assert main(["models", "sites", f"hf:{directory}{OPTIONS.get(name, '')}"]) == 0
+    out = capsys.readouterr().out
+    assert "patch grid 4×4" in out and "vision.layer.1" in out
+    assert ("lm.out" in out) == (name in vlm_dirs)
+
+
+def test_the_trainable_connector_is_the_models_own_connector(vlm):
+    """What the joint protocol trains maps the stored connector.in to connector.out exactly; its
+    re-initialised copy is different; the loaded model is never touched."""
+    name, adapter = vlm
+    trainable = adapter.trainable()
+    tensors = adapter.forward_sites(adapter.make_batch(adapter.preprocess(_images())), ["connector.in", "connector.out"])
+    with torch.no_grad():
+        torch.testing.assert_close(trainable.copy()(tensors["connector.in"]), tensors["connector.out"], atol=1e-5, rtol=1e-5)
+        fresh = trainable.reinitialised(0)
+        changed = sum(p.numel() for p, q in zip(fresh.parameters(), trainable.module.parameters()) if not torch.equal(p, q))
+        assert changed >= 0.9 * trainable.parameter_count
+        width = tensors["connector.out"].shape[-1]
+        assert trainable.capacity_matched(0, width)(tensors["connector.out"]).shape == tensors["connector.out"].shape
+
+
+@pytest.mark.parametrize("name", ["blip2", "instructblip", "llava", "paligemma", "kosmos-2", "idefics"])
+def test_joint_training_changes_a_copy_of_the_connector_only(name, vlm_dirs, small_scenes, tmp_path):
+    from spatialprobe.features import FeatureStore, extract
+    from spatialprobe.probing.joint import split_inputs, train_condition
+    from spatialprobe.probing.training import Recipe
+    from spatialprobe.registry import PROBES, TASKS
+    from spatialprobe.scenes import SceneDataset
+
+    adapter = load_model(f"hf:{vlm_dirs[name]}{OPTIONS.get(name, '')}")
+    data = SceneDataset(small_scenes)
+    store = FeatureStore(extract(adapter, data, ["connector.in"], root=tmp_path / "st", progress=False).directory)
+    items = TASKS.get("region_cell").build(data.scenes(), store, {})
+    inputs = split_inputs(store, items, "connector.in", None)
+    targets = {s: items.target[items.split == s] for s in ("probe_train", "probe_val", "test")}
+    before = {k: v.clone() for k, v in adapter.model.state_dict().items()}
+    trainable = adapter.trainable()
+    result = train_condition(trainable, "joint", PROBES.get("attention_pool")("classification", seed=0), "classification", inputs, targets, 0,
+                             Recipe(epochs=2, batch_size=16))
+    assert all(torch.equal(v, before[k]) for k, v in adapter.model.state_dict().items())  # encoder, connector and LM bit-identical
+    moved = [k for (k, v), w in zip(result.connector.state_dict().items(), trainable.module.state_dict().values()) if not torch.equal(v, w)]
+    assert moved and result.trained_parameters > trainable.parameter_count and len(result.prediction) == len(targets["test"])
+
+
+def test_the_joint_protocol_runs_every_condition_on_a_hugging_face_qformer(vlm_dirs, encoder_dirs, small_scenes, tmp_path):
+    from spatialprobe.names import JOINT_CONDITIONS
+    from spatialprobe.probing import ProbingError, run
+
+    base = {"model": f"hf:{vlm_dirs['blip2']}", "data": str(small_scenes), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"),
+            "sites": ["connector.in"], "tasks": ["region_cell"], "pools": ["all"], "probes": ["attention_pool"], "controls": [],
+            "protocols": ["joint"], "bootstrap": 100, "min_train": 10, "joint": {"epochs": 2, "batch_size": 16}}
+    records = run(base, progress=False)
+    conditions = {r.condition["control"] for r in records}
+    assert conditions == set(JOINT_CONDITIONS) - {"control task"} | {"joint − frozen"}
+    assert all(r.config["chosen"]["trained_parameters"] > 0 for r in records if r.condition["control"] != "joint − frozen")
+    stores = sorted((tmp_path / "st").iterdir())
+    with pytest.raises(ProbingError, match="add it to config.sites"):
+        run({**base, "sites": ["connector.out"], "out": str(tmp_path / "r2")}, progress=False)
+    with pytest.raises(ProbingError, match="protocols: joint — .*declares no trainable connector \\(an image encoder has none\\)"):
+        run({**base, "model": f"hf:{encoder_dirs['vit']}", "sites": ["vision.out"], "out": str(tmp_path / "r3")}, progress=False)
+    assert sorted((tmp_path / "st").iterdir()) == stores  # both refused before extracting anything

@@ -32,9 +32,10 @@ def _run(setup, condition, test_rows_poison=False):
     if test_rows_poison:
         data["test"].visual = data["test"].visual * 1e6
         targets["test"] = (targets["test"] + 1) % 16
-    model = toy.load(model_dir)
+    adapter = load_model(f"toy:{model_dir}")
+    model = adapter.model
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    result = train_condition(model, condition, probe, "classification", data, targets, 0, RECIPE)
+    result = train_condition(adapter.trainable(), condition, probe, "classification", data, targets, 0, RECIPE)
     return model, before, result
 
 
@@ -46,8 +47,8 @@ def test_only_the_connector_and_the_probe_learn(setup, condition):
     if condition == "joint":
         trained = result.connector.state_dict()
         assert any(not torch.equal(v, before[f"connector.{k}"]) for k, v in trained.items() if f"connector.{k}" in before)
-    if condition == "frozen":
-        assert result.connector is model.connector
+    if condition == "frozen":  # a copy of the pretrained connector, unchanged
+        assert all(torch.equal(v, model.connector.state_dict()[k]) for k, v in result.connector.state_dict().items())
     assert result.trained_parameters > 0 and result.info["curve"]
 
 

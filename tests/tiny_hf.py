@@ -70,6 +70,10 @@ def _encoder(name: str):
     from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
 
     square = {"height": 32, "width": 32}
+    if name == "clip":  # shortest edge 40, crop 32 (CLIP's 224 → 224 crop)
+        from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+        return T.CLIPVisionModel(T.CLIPVisionConfig(**VISION, image_size=32)), CLIPImageProcessorPil(size={"shortest_edge": 40}, crop_size=square)
     if name == "vit":
         return T.ViTModel(T.ViTConfig(**VISION, image_size=32)), ViTImageProcessorPil(size=square)
     if name == "beit":  # resize 40, crop 32 (BEiT's 256 → 224)
@@ -90,7 +94,7 @@ def _encoder(name: str):
     raise KeyError(name)
 
 
-ENCODERS = ("vit", "beit", "dinov2", "dinov2-registers", "siglip", "flava", "blip-itm")
+ENCODERS = ("clip", "vit", "beit", "dinov2", "dinov2-registers", "siglip", "flava", "blip-itm")
 
 
 def save_encoder(directory: Path, name: str) -> Path:
@@ -156,7 +160,7 @@ def save_blip2_t5(directory: Path) -> Path:
     return _save_vlm(directory, Blip2ForConditionalGeneration(cfg), BlipImageProcessorPil(size={"height": 32, "width": 32}))
 
 
-VLMS = {"llava": save_llava, "llava-pad": lambda d: save_llava(d, pad=True), "paligemma": save_paligemma, "blip2-t5": save_blip2_t5}
+VLMS = {"blip2": save_blip2, "llava": save_llava, "llava-pad": lambda d: save_llava(d, pad=True), "paligemma": save_paligemma, "blip2-t5": save_blip2_t5}
 
 
 def qformer_tokenizer():
@@ -205,3 +209,27 @@ def save_kosmos2(directory: Path) -> Path:
 
 
 VLMS["kosmos-2"] = save_kosmos2
+
+
+def save_idefics(directory: Path) -> Path:
+    """IDEFICS v1 with its Perceiver; the cross-attention gates start at a random value (zero in HF's
+    default init, which would hide the image from the LM)."""
+    from transformers import IdeficsConfig, IdeficsForVisionText2Text
+    from transformers.models.idefics.image_processing_pil_idefics import IdeficsImageProcessorPil
+
+    cfg = IdeficsConfig(
+        vocab_size=len(tiny_tokenizer()), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        vision_config=dict(embed_dim=32, image_size=32, patch_size=8, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64),
+        perceiver_config=dict(use_resampler=True, resampler_n_latents=6, resampler_depth=2, resampler_n_heads=2, resampler_head_dim=8),
+        use_resampler=True, pad_token_id=0, bos_token_id=2, eos_token_id=2,
+    )
+    torch.manual_seed(0)
+    model = IdeficsForVisionText2Text(cfg)
+    with torch.no_grad():  # (alpha_initializer="normal" fails in transformers 5.23: torch.normal(size=1))
+        for block in model.model.gated_cross_attn_layers:
+            block.alpha_cross_attn.normal_(0.0, 1.0)
+            block.alpha_dense.normal_(0.0, 1.0)
+    return _save_vlm(directory, model, IdeficsImageProcessorPil(size={"height": 32, "width": 32}))
+
+
+VLMS["idefics"] = save_idefics

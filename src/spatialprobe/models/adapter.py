@@ -245,6 +245,13 @@ class Adapter:
                 if hasattr(module, "return_weights"):
                     module.return_weights = True
 
+    def trainable(self):
+        """The connector as the joint protocol trains it (a `models.trainable.Trainable`)."""
+        if self.card.trainable is None:
+            raise ValueError(f"{self.name}: the {self.card.family} card declares no trainable connector"
+                             + (" (an image encoder has none)" if self.card.prompt is None else ""))
+        return self.card.trainable(self)
+
     def extract(self, images, sites: list[str] | str, texts: list[str] | None = None) -> dict[str, torch.Tensor]:
         """Images (PIL or arrays, + optional texts) → {site: tensor}; see `forward_sites`."""
         return self.forward_sites(self.make_batch(self.preprocess(images), texts), sites if isinstance(sites, list) else [sites])

@@ -108,6 +108,8 @@ class Card:
     """Loads what the family needs beside the model and its tokenizer (InstructBLIP's Q-Former tokenizer)."""
     extra_inputs: Callable[[Any, Any, list[str] | None], dict] | None = None
     """``(adapter, batch, texts) → {name: tensor}``: model inputs beyond pixels and ids, carried by the batch."""
+    trainable: Callable[[Any], Any] | None = None
+    """``adapter → Trainable``: the connector as the joint protocol trains it (`models.trainable`)."""
 
 
 def _pixels_only(model, batch):

@@ -31,7 +31,7 @@ class ProbeConfig:
     min_train: int = 20
     bootstrap: int = 1000
     protocols: list[str] = field(default_factory=lambda: ["frozen"])
-    """``frozen``; add ``joint`` for the Lost-in-Space comparison with its references (neural probes, toy:<dir> models)."""
+    """``frozen``; add ``joint`` for the Lost-in-Space comparison with its references (neural probes; any model whose card declares a trainable connector)."""
     joint: dict = field(default_factory=dict)
     """The joint protocol: ``conditions`` (default: all that fit the task) and overrides of the training
     recipe (epochs, lr, connector_lr, weight_decay, batch_size, warmup)."""

@@ -20,37 +20,18 @@ the connector runs once per scene of a batch. Each record states how many parame
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from spatialprobe.models import toy
+from spatialprobe.models.trainable import Trainable
 from spatialprobe.names import JOINT_CONDITIONS as CONDITIONS
 from spatialprobe.names import JOINT_TRAINED as TRAINED
 from spatialprobe.probing.items import SPLITS, Items, ProbingError
 from spatialprobe.probing.probes._neural import Inputs
 from spatialprobe.probing.training import Recipe, fit
-
-
-def _fresh_like(connector: nn.Module, cfg, seed: int) -> nn.Module:
-    """A randomly initialised module of the connector's kind and size, reading the connector's output."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed + 7)
-        adapted = type(cfg)(**{**cfg.to_json(), "width": cfg.lm_width})
-        return type(connector)(adapted)
-
-
-def lab_model(spec: str, adapter=None):
-    """The toy model behind a ``toy:<preset or dir>`` spec (the joint protocol trains a copy of its
-    connector); ``adapter``: the already loaded model of that spec."""
-    from spatialprobe.models import load_model, parse_spec
-
-    if parse_spec(spec)[0] != "toy":
-        raise ProbingError(f"the joint protocol trains a lab connector: it needs a toy:<dir> model, got {spec!r}")
-    return (adapter or load_model(spec)).model
 
 
 @dataclass
@@ -77,25 +58,24 @@ class _Chain(nn.Module):
         return self.head(x, text, scene_of) if self.wants_tokens else self.head(x[scene_of].flatten(1), text, scene_of)
 
 
-def train_condition(model, condition: str, probe, kind: str, data: dict[str, Inputs], targets: dict[str, np.ndarray], seed: int, recipe: Recipe) -> ConditionResult:
-    """Train one condition on a lab model and predict ``test``; the model itself is never changed
-    (a joint condition trains a copy of its connector).
+def train_condition(trainable: Trainable, condition: str, probe, kind: str, data: dict[str, Inputs], targets: dict[str, np.ndarray], seed: int,
+                    recipe: Recipe) -> ConditionResult:
+    """Train one condition and predict ``test``; the model itself is never changed (every condition
+    runs a copy of its connector).
 
-    ``data``: per split, the connector's input tokens per scene and the items pointing at them;
-    ``targets``: per split, the items' answers.
+    ``trainable``: the model's connector (`Adapter.trainable`); ``data``: per split, the connector's
+    input tokens per scene and the items pointing at them; ``targets``: per split, the items' answers.
     """
     if condition not in TRAINED:
         raise ProbingError(f"unknown training condition {condition!r}; valid: {', '.join(TRAINED)}")
-    model.eval()
     learns = condition in ("joint", "joint from random")
-    connector = {"joint from random": lambda: toy.build(model.config, seed=seed + 1000).connector, "upper reference": nn.Identity,
-                 "joint": lambda: copy.deepcopy(model.connector)}.get(condition, lambda: model.connector)()
+    connector = {"joint from random": lambda: trainable.reinitialised(seed), "upper reference": nn.Identity}.get(condition, trainable.copy)()
     connector.requires_grad_(learns)
     if not learns:  # a fixed connector's output is computed once per scene, not once per batch
         data = {split: _through(connector, inputs) for split, inputs in data.items()}
         connector, fixed = nn.Identity(), connector
     train = data["probe_train"]
-    prefix = _fresh_like(model.connector, model.config, seed) if condition == "capacity-matched frozen" else nn.Identity()
+    prefix = trainable.capacity_matched(seed, data["probe_train"].visual.shape[-1]) if condition == "capacity-matched frozen" else nn.Identity()
     n_out = probe.n_outputs(targets["probe_train"])
     with torch.inference_mode():
         example = prefix(connector(train.visual))

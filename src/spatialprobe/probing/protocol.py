@@ -97,6 +97,15 @@ class Runner:
         self.dataset = SceneDataset(cfg.data)
         self.scenes = self.dataset.scenes()
         self.adapter = load_model(cfg.model)
+        if "joint" in cfg.protocols:  # before any extraction: the model must have a connector to train, read from connector.in
+            from spatialprobe.models.sites import expand
+
+            try:
+                self.trainable = self.adapter.trainable()
+            except ValueError as err:
+                raise ProbingError(f"protocols: joint — {err}") from None
+            if "connector.in" not in expand(cfg.sites, self.adapter.sites(), self.adapter.name):
+                raise ProbingError("protocols: joint trains the connector from the stored connector.in; add it to config.sites")
         self.store = self._store(self.adapter, self.dataset)
         self.random_store = None
         if "random_init" in cfg.controls:
@@ -248,7 +257,7 @@ class Runner:
         conditions, recipe = joint_plan(cfg, task)
         features, _ = self._text(items)
         test = items.of("test")
-        model = joint.lab_model(cfg.model, self.adapter)
+        trainable = self.trainable
         for probe_name in cfg.probes:
             probe_cls = PROBES.get(probe_name)
             if not probe_cls.joint_trainable:
@@ -266,7 +275,7 @@ class Runner:
                         rows = controls.blind_rows(items, seed)
                     data = joint.split_inputs(self.store, items, "connector.in", t, rows)
                     trains_as = "frozen" if name in ("blind", "control task") else name
-                    result = joint.train_condition(model, trains_as, probe, task.kind, data, {s: targets[items.split == s] for s in SPLITS}, seed, recipe)
+                    result = joint.train_condition(trainable, trains_as, probe, task.kind, data, {s: targets[items.split == s] for s in SPLITS}, seed, recipe)
                     self.bar.update()
                     metrics, per_item = estimates(task, result.prediction, test_items, cfg.bootstrap, seed)
                     heads[name] = per_item

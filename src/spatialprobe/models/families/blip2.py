@@ -3,7 +3,11 @@
 With Flan-T5 the query rows and the text enter the T5 *encoder*: ``lm.*`` are its blocks and final
 norm (the pass stops there, so no decoder input is needed)."""
 
+import torch
+from torch import nn
+
 from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch
+from spatialprobe.models.trainable import Trainable
 from spatialprobe.registry import MODELS
 
 LM_LAYERS = ("language_model.model.decoder.layers.{i}", "language_model.model.layers.{i}", "language_model.encoder.block.{i}")
@@ -14,6 +18,36 @@ def _forward(model, batch):
     if batch.input_ids is None:
         return model.get_image_features(pixel_values=batch.pixel_values)
     return model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+
+
+class QFormerConnector(nn.Module):
+    """BLIP-2's connector from its stored input, as ``get_image_features`` runs it: the learned queries
+    through the Q-Former (cross-attending to the image rows; with InstructBLIP's instruction beside
+    them), the query rows through the language projection."""
+
+    def __init__(self, model, instruction: tuple[torch.Tensor, torch.Tensor] | None = None):
+        super().__init__()
+        self.query_tokens, self.qformer, self.projection = model.query_tokens, model.qformer, model.language_projection
+        self.instructed = instruction is not None
+        if self.instructed:  # (1, T) ids and mask, the same for every scene
+            self.register_buffer("instruction_ids", instruction[0])
+            self.register_buffer("instruction_mask", instruction[1])
+
+    def forward(self, tokens):
+        b, device = tokens.shape[0], tokens.device
+        queries = self.query_tokens.expand(b, -1, -1)
+        kwargs = {}
+        if self.instructed:
+            mask = self.instruction_mask.expand(b, -1)
+            kwargs = {"input_ids": self.instruction_ids.expand(b, -1),
+                      "attention_mask": torch.cat([torch.ones(queries.shape[:2], dtype=mask.dtype, device=device), mask], dim=1)}
+        out = self.qformer(query_embeds=queries, encoder_hidden_states=tokens,
+                           encoder_attention_mask=torch.ones(tokens.shape[:2], dtype=torch.long, device=device), **kwargs)
+        return self.projection(out.last_hidden_state[:, : queries.shape[1]].to(tokens.dtype))
+
+
+def _trainable(adapter):
+    return Trainable(QFormerConnector(adapter.model))
 
 
 def _image_token(model):
@@ -46,5 +80,6 @@ CARD = MODELS.register(
         model_classes={"blip-2": "Blip2ForConditionalGeneration"},
         prompt="placeholders",
         image_token=_image_token,
+        trainable=_trainable,
     ),
 )

@@ -10,6 +10,7 @@ resampler reads the last layer itself. The Perceiver never returns its attention
 import torch
 
 from spatialprobe.models.card import VLM_LAYOUTS, Card, Derived, Tap, config_patch
+from spatialprobe.models.trainable import submodule
 from spatialprobe.registry import MODELS
 
 TOWER = "model.vision_model"
@@ -59,5 +60,6 @@ CARD = MODELS.register(
         model_types=("idefics",),
         model_classes={"idefics": "IdeficsForVisionText2Text"},
         prompt="cross",
+        trainable=submodule(PERCEIVER),
     ),
 )

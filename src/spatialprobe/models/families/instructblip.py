@@ -9,7 +9,8 @@ InstructBLIP — chosen visibly). It is tokenised with the checkpoint's own Q-Fo
 (``qformer_tokenizer/``)."""
 
 from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch
-from spatialprobe.models.families.blip2 import LM_LAYERS, LM_NORM, _image_token
+from spatialprobe.models.families.blip2 import LM_LAYERS, LM_NORM, QFormerConnector, _image_token
+from spatialprobe.models.trainable import Trainable
 from spatialprobe.registry import MODELS
 
 FROM_TEXT = "@text"
@@ -32,6 +33,17 @@ def _instruction(adapter, batch, texts) -> dict:
         prompts = [choice] * n
     enc = adapter.resources["qformer_tokenizer"](prompts, padding=True, return_tensors="pt")
     return {"qformer_input_ids": enc["input_ids"], "qformer_attention_mask": enc["attention_mask"]}
+
+
+def _trainable(adapter) -> Trainable:
+    """The Q-Former with the adapter's one fixed instruction (per-item instructions would need each
+    scene's text inside the connector)."""
+    choice = adapter.options["instruction"]
+    if choice == FROM_TEXT:
+        raise ValueError(f"{adapter.name}: the joint protocol trains the Q-Former with one fixed instruction; "
+                         "give ?instruction=<text> (or an empty one), not @text")
+    enc = adapter.resources["qformer_tokenizer"]([choice], return_tensors="pt")
+    return Trainable(QFormerConnector(adapter.model, (enc["input_ids"], enc["attention_mask"])))
 
 
 def _forward(model, batch):
@@ -67,5 +79,6 @@ CARD = MODELS.register(
         options={"instruction": (True, "the Q-Former's instruction: a fixed text, @text (each item's own text) or empty (off-distribution)")},
         resources=_resources,
         extra_inputs=_instruction,
+        trainable=_trainable,
     ),
 )

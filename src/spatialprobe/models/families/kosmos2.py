@@ -9,6 +9,7 @@ Kosmos-2's processor: ``lm.*`` rows are the model's own computation on a shorter
 trained with (docs/models.md: partial)."""
 
 from spatialprobe.models.card import Card, Derived, Tap, VLM_LAYOUTS, config_patch
+from spatialprobe.models.trainable import submodule
 from spatialprobe.registry import MODELS
 
 TOWER = "vision_model.model"
@@ -60,5 +61,6 @@ CARD = MODELS.register(
         prompt="placeholders",
         image_token=_image_token,
         extra_inputs=_image_positions,
+        trainable=submodule("image_to_text_projection", pick=0),
     ),
 )

@@ -4,6 +4,7 @@ Llama-family LM that reads the projected rows in place of its ``<image>`` placeh
 CLIP processor and ``LlavaImageProcessor``'s pad-to-square are mapped (`Preprocess`)."""
 
 from spatialprobe.models.card import VLM_LAYOUTS, Card, Derived, Tap, config_patch
+from spatialprobe.models.trainable import submodule
 from spatialprobe.registry import MODELS
 
 TOWER = "model.vision_tower"
@@ -41,5 +42,6 @@ CARD = MODELS.register(
         model_classes={"llava": "LlavaForConditionalGeneration"},
         prompt="placeholders",
         image_token=lambda model: model.config.image_token_id,
+        trainable=submodule("model.multi_modal_projector"),
     ),
 )

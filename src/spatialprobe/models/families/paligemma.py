@@ -8,6 +8,7 @@ text are the prefix, as PaliGemma reads a prompt (``detect the red circle``)."""
 import torch
 
 from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch
+from spatialprobe.models.trainable import submodule
 from spatialprobe.registry import MODELS
 
 TOWER = "model.vision_tower"
@@ -41,5 +42,6 @@ CARD = MODELS.register(
         model_classes={"paligemma": "PaliGemmaForConditionalGeneration"},
         prompt="placeholders",
         image_token=lambda model: model.config.image_token_id,
+        trainable=submodule("model.multi_modal_projector"),
     ),
 )

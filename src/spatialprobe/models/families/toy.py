@@ -1,5 +1,7 @@
 """The toy V&L model's card (``toy:<preset or directory>``)."""
 
+import torch
+
 from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap
 from spatialprobe.registry import MODELS
 
@@ -12,6 +14,22 @@ def _prompt_layout(model) -> str:
     """Linear and MLP connectors map token by token (the prompt keeps the vision layout); a
     Q-Former has queries, a Perceiver latents."""
     return {"linear": "vision", "mlp": "vision", "qformer": "query", "perceiver": "latent"}[model.config.connector]
+
+
+def _trainable(adapter):
+    """The lab's connector; "joint from random" and "capacity-matched frozen" build toy modules."""
+    from spatialprobe.models import toy
+    from spatialprobe.models.trainable import Trainable
+
+    model = adapter.model
+
+    def capacity(seed: int):  # a connector of the same kind and size, reading the LM-width output
+        with torch.random.fork_rng():
+            torch.manual_seed(seed + 7)
+            cfg = model.config
+            return type(model.connector)(type(cfg)(**{**cfg.to_json(), "width": cfg.lm_width}))
+
+    return Trainable(model.connector, fresh=lambda seed: toy.build(model.config, seed=seed + 1000).connector, capacity=capacity)
 
 
 def _forward(model, batch):
@@ -39,5 +57,6 @@ CARD = MODELS.register(
         forward=_forward,
         needs_eager=("connector.attn",),
         prompt="prepended",
+        trainable=_trainable,
     ),
 )
