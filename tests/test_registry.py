@@ -34,3 +34,15 @@ def test_builtins_are_registered():
     assert "synthetic" in SOURCES.names()
     assert SOURCES.get("synthetic").name == "synthetic"
     assert {"IoU", "ACC@0.5", "Center_ACC", "accuracy"} <= set(METRICS.names())
+
+
+def test_a_metrics_direction_comes_from_its_registration():
+    from spatialprobe.metrics import sign
+    from spatialprobe.registry import TASKS
+
+    assert sign("point_l1") == sign("center_L1") == sign("center_L1[size=small]") == -1.0
+    assert sign("ACC@0.5") == sign("IoU[view=cropped]") == sign("accuracy") == 1.0
+    assert not METRICS.get("point_l1").higher_is_better
+    for name in TASKS.names():  # every metric a task reports as its headline is registered with its direction
+        task = TASKS.get(name)
+        assert not task.metric_names or task.metric_names[0] in METRICS.names() or task.kind != "regression", name

@@ -36,3 +36,31 @@ def test_details_fold_their_blocks_and_keep_their_figures():
     html = to_html(blocks, "t")
     assert html.count("<details>") == 1 and html.count("data:image/png;base64,") == 1
     assert all_figures(blocks) == [inner]
+
+
+def test_a_probe_output_folder_renders_as_a_report(tmp_path):
+    """Any probe run — not only a plan's — becomes report.md / report.html: sites in data-flow order,
+    seeds averaged, floors beside the probes, a figure across sites."""
+    from spatialprobe.cli.main import main
+    from spatialprobe.probing import run
+    from spatialprobe.scenes.sources.synthetic import SyntheticConfig, build
+
+    data = build(SyntheticConfig(n=120, seed=3), tmp_path / "scenes", workers=1, progress=False)
+    out = tmp_path / "probe"
+    run({"model": "toy:tiny-qformer", "data": str(data), "store": str(tmp_path / "st"), "out": str(out), "sites": ["vision.out", "vision.layer.0"],
+         "tasks": ["region_cell"], "pools": ["mean"], "probes": ["logistic"], "controls": ["blind"], "seeds": [0, 1], "bootstrap": 100,
+         "min_train": 10}, progress=False)
+    assert main(["report", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "# spatialprobe probe: toy:tiny-qformer" in md and "## region_cell" in md
+    rows = [line for line in md.splitlines() if line.startswith("| vision.")]
+    assert [r.split(" | ")[0] for r in rows][:2] == ["| vision.layer.0", "| vision.layer.0"]  # flow order: layer 0 before vision.out
+    assert any("| blind |" in r for r in rows) and all("| 0, 1 |" in r for r in rows)
+    assert (out / "figures" / "region_cell-by-site.png").exists() and "data:image/png;base64," in (out / "report.html").read_text()
+
+
+def test_report_names_what_a_folder_lacks(tmp_path):
+    from spatialprobe.cli.main import main
+
+    (tmp_path / "x").mkdir()
+    assert main(["report", str(tmp_path / "x")]) == 2

@@ -24,12 +24,11 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from spatialprobe.metrics import sign as metric_sign
 from spatialprobe.results.pooling import pooled, pooled_difference
 from spatialprobe.results.record import SELECTOR_KEYS, matches
 
 DIRECTIONS = ("greater", "less")
-LOWER_IS_BETTER = ("center_L1", "point_l1")
-"""Metrics a positive control must push *below* its floor."""
 
 
 def _check_selector(selector, where: str) -> None:
@@ -153,7 +152,7 @@ def check_control(claim: Claim, records: list, rows_of: Callable, n_resamples: i
     collapsed = [r for r in a if (r.config.get("diagnostics") or {}).get("collapsed")]
     if collapsed:
         return ControlCheck(control, value, base, False, f"the control's predictions collapsed ({collapsed[0].config['diagnostics']['collapsed']})")
-    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    sign = metric_sign(metric)  # a lower-is-better metric must fall below its floor
     gain = sign * (value.value - base.value)
     if not (value.low > base.high if sign > 0 else value.high < base.low) or gain < control.min_gain:
         return ControlCheck(control, value, base, False, f"{metric} {value} vs floor {base}: below the floor + {control.min_gain:g} the plan requires")

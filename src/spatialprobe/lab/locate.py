@@ -20,6 +20,7 @@ from spatialprobe.geometry import acc_at, convert, iou
 from spatialprobe.lab.captioning import generate, named_objects
 from spatialprobe.lab.data import load
 from spatialprobe.lab.pixel import Located, object_description, object_rows, train_box_prompt, train_location_head, visual_prompts
+from spatialprobe.metrics.points import center_l1
 from spatialprobe.models import toy
 from spatialprobe.scenes.dataset import SceneDataset
 
@@ -31,7 +32,7 @@ BASELINES = {"word_grounding": "category mean box", "referring_eos": "mean refer
 def box_scores(pred: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
     """Per box (unit cxcywh): Acc@0.5, IoU and the L1 distance of the centres."""
     ious = iou(convert(pred, "cxcywh", "xyxy"), convert(target, "cxcywh", "xyxy"))
-    return {"ACC@0.5": acc_at(ious, 0.5), "IoU": ious, "center_L1": np.abs(pred[:, :2] - target[:, :2]).sum(1)}
+    return {"ACC@0.5": acc_at(ious, 0.5), "IoU": ious, "center_L1": center_l1(pred, target)}
 
 
 def object_precision(text: str, obj, vocabulary) -> dict[str, float]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from spatialprobe.metrics import sign as metric_sign
 from spatialprobe.probing import controls
 from spatialprobe.probing.config import ProbeConfig
 from spatialprobe.probing.design import check_pool, condition, text_basis, token_inputs, visual
@@ -215,7 +216,7 @@ class Runner:
                                 ctest_items = Items(**{**test.__dict__, "target": ctest})
                                 cmetrics, c_item = estimates(task, cpred, ctest_items, cfg.bootstrap, seed)
                                 head = next(iter(per_item))
-                                sign = -1.0 if head == "point_l1" else 1.0  # lower point-L1 is better
+                                sign = metric_sign(head)
                                 cmetrics["selectivity"] = paired_difference(
                                     sign * per_item[head], sign * c_item[head], test.scene_id, n_resamples=cfg.bootstrap, seed=seed
                                 )
@@ -285,7 +286,7 @@ class Runner:
                     self._record(task.name, task.conditioned, options, site, probe_name, "all", seed, name, metrics, test_items, result.prediction, extra, protocol, per_item)
                 if {"joint", "frozen"} <= set(heads):
                     head = next(iter(heads["frozen"]))
-                    sign = -1.0 if head == "point_l1" else 1.0
+                    sign = metric_sign(head)
                     diff = paired_difference(sign * heads["joint"][head], sign * heads["frozen"][head], test.scene_id, n_resamples=cfg.bootstrap, seed=seed)
                     self._record(task.name, task.conditioned, options, "connector.out", probe_name, "all", seed, "joint − frozen", {head: diff}, None, None, None, "joint")
 

@@ -49,6 +49,15 @@ class RunResults:
                 step_of[record.id] = step
         return cls(records, stores, step_of)
 
+    @classmethod
+    def load_output(cls, directory: str | Path) -> RunResults:
+        """The records of one `probe` output folder (``results/``), all of one step, ``probe``."""
+        from spatialprobe.results.store import ResultStore
+
+        store = ResultStore(Path(directory) / "results")
+        records = list(store.records())
+        return cls(records, {r.id: store for r in records}, {r.id: "probe" for r in records})
+
     def rows(self, record) -> list[dict]:
         if record.id not in self._rows:
             self._rows[record.id] = self.stores[record.id].predictions(record)

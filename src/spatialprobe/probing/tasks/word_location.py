@@ -11,6 +11,7 @@ import numpy as np
 from spatialprobe.probing.items import Items
 from spatialprobe.probing.tasks._base import Option, Task, items_from, object_lookup, object_type, overlap_group, scene_index, size_group
 from spatialprobe.probing.tasks._referring import box_metrics, model_frame, unit_cxcywh
+from spatialprobe.metrics.points import point_l1
 from spatialprobe.probing.tasks._view import View
 from spatialprobe.registry import TASKS
 
@@ -64,7 +65,7 @@ def build(scenes, store, options) -> Items:
 
 def metrics(pred, items: Items) -> dict[str, np.ndarray]:
     pred = np.asarray(pred, dtype=np.float64)
-    out = {"point_l1": np.abs(pred[:, :2] - items.target[:, :2]).mean(axis=1)}
+    out = {"point_l1": point_l1(pred, items.target)}
     out.update({k: v for k, v in box_metrics(pred, items).items() if k in ("ACC@0.5", "IoU")})
     return out
 
