@@ -123,6 +123,8 @@ ROWS = [
     (["run", "{tmp}/missing.yaml"], None, "missing.yaml"),
     (["demo", "--workers", "0"], None, "argument --workers: expected a positive integer"),
     (["demo", "--threads", "-1"], None, "argument --threads: expected a positive integer"),
+    (["demo", "--quick", "--set", "probe_seed=[0, 1]", "--runs", "{tmp}/runs"], None, "--set probe_seed: no field 'probe_seed' at the top; did you mean 'probe_seeds'"),
+    (["demo", "--set", "probe_seeds"], None, "argument --set: expected key=value"),
     (["report", "{tmp}/nothing"], None, "nothing"),
     (["store", "verify", "{tmp}/nothing"], None, "nothing"),
     (["store", "verify", "{tmp}/s"], _stored(lambda d: (d / "layouts.json").write_text("[1")), "layouts.json: unusable"),

@@ -330,3 +330,19 @@ def test_a_new_run_of_an_unchanged_plan_reuses_every_step_and_changed_code_does_
         torch.set_num_threads(threads)
     monkeypatch.setattr(origin, "source_fingerprint", lambda: "edited")
     assert step_key(step) != key
+
+
+def test_set_overrides_plan_fields_by_path_and_refuses_typos():
+    from spatialprobe.cli.demo import DEMO as demo_path
+
+    plan = Plan.from_yaml(demo_path, "quick", [("probe_seeds", [0, 1]), ("studies.lost_in_space.tasks", ["referring_box"]),
+                                               ("scenes.n", 300), ("lab.lm_epochs", 1)])
+    assert plan.probe_seeds == [0, 1] and plan.studies["lost_in_space"]["tasks"] == ["referring_box"] and plan.scenes["n"] == 300
+    assert plan.lab["lm_epochs"] == 1 and plan.to_dict()["probe_seeds"] == [0, 1]  # in the resolved plan (plan.json)
+    assert plan.fingerprint() != Plan.from_yaml(demo_path, "quick").fingerprint()
+    for path, message in (("probe_seed", "no field 'probe_seed' at the top; did you mean 'probe_seeds'"),
+                          ("studies.lost_in_space.taks", "no field 'taks' at studies.lost_in_space; did you mean 'tasks'"),
+                          ("scenes.nn", "no field 'nn' at scenes"), ("probe_seeds.x", "probe_seeds is not a mapping"),
+                          ("lab.seed", "no field 'seed' at lab")):
+        with pytest.raises(PlanError, match=re.escape(message)):
+            Plan.from_yaml(demo_path, "quick", [(path, 1)])

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-
-def _option(text: str) -> tuple[str, object]:
-    """``key=value``; the value is read as JSON when it parses (numbers, lists, mappings), else as a string."""
-    from spatialprobe.scenes.address import option_value
-
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    return key, option_value(value)
+from spatialprobe.cli.options import key_value
 
 
 def add_parser(sub) -> None:
@@ -26,7 +17,7 @@ def add_parser(sub) -> None:
         p = cmds.add_parser(name, help=helptext)
         p.add_argument("source", help="a source from `spatialprobe data ls`")
         p.add_argument("root", type=Path, help="the dataset's folder, as published")
-        p.add_argument("-o", "--option", type=_option, action="append", default=[], metavar="KEY=VALUE", help="a source option (repeatable), e.g. -o dataset=refcoco+")
+        p.add_argument("-o", "--option", type=key_value, action="append", default=[], metavar="KEY=VALUE", help="a source option (repeatable), e.g. -o dataset=refcoco+")
         p.add_argument("--strict", action="store_true", help="a skipped row is an error")
         if name == "convert":
             p.add_argument("--out", type=Path, required=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spatialprobe.cli.options import positive_int
+from spatialprobe.cli.options import key_value, positive_int
 
 
 def add_scale_arguments(parser) -> None:
@@ -19,6 +19,9 @@ def add_scale_arguments(parser) -> None:
                         "(default: $SPATIALPROBE_WORKERS, else one per core, at most 2; 1 = everything in this process)")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch threads per worker (default 1; with --workers 1, torch's default)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--set", dest="overrides", type=key_value, action="append", default=[], metavar="PATH=VALUE",
+                        help="override a plan field by its dotted path (repeatable), e.g. --set probe_seeds=[0,1] "
+                             "--set studies.lost_in_space.epochs=3; recorded in the run's plan.json")
 
 
 def add_parser(sub) -> None:
@@ -41,6 +44,6 @@ def run(args, config: Path) -> int:
             raise UserError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    plan = Plan.from_yaml(config, args.scale)
+    plan = Plan.from_yaml(config, args.scale, args.overrides)
     run_plan(plan, args.runs, resume=not args.fresh, progress=not args.quiet, workers=args.workers, threads=args.threads or 1)
     return 0

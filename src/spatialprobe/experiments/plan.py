@@ -27,6 +27,47 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
+def _settable(parents: list[str]) -> set[str] | None:
+    """Keys a ``--set`` may add under ``parents`` (validated later with the plan), or None: only existing keys."""
+    from spatialprobe.lab.config import LabConfig
+    from spatialprobe.scenes.sources.synthetic import SyntheticConfig
+
+    if not parents:
+        return {f.name for f in fields(Plan)}
+    if parents == ["scenes"]:
+        return {f.name for f in fields(SyntheticConfig)}
+    if parents == ["lab"]:
+        return {f.name for f in fields(LabConfig)} - {"data", "cache", "seed"}
+    if len(parents) == 2 and parents[0] == "studies":
+        from spatialprobe.experiments.studies import STUDIES
+
+        return set(STUDIES.get(parents[1]).options) if parents[1] in STUDIES.names() else set()
+    return None
+
+
+def _override(d: dict, path: str, value, source: str) -> dict:
+    """``d`` with the value at dotted ``path`` replaced; a path the plan cannot hold is an error."""
+    from spatialprobe.registry import nearest
+
+    keys = path.split(".")
+    out = copy.deepcopy(d)
+    node = out
+    for depth, key in enumerate(keys):
+        if not isinstance(node, dict):
+            raise PlanError(f"{source}: --set {path}: {'.'.join(keys[:depth])} is not a mapping")
+        allowed = _settable(keys[:depth])
+        valid = set(node) | (allowed or set())
+        if key not in valid:
+            near = nearest(key, sorted(valid))
+            raise PlanError(f"{source}: --set {path}: no field {key!r} at {'.'.join(keys[:depth]) or 'the top'}"
+                            + (f"; did you mean {near!r}?" if near else "") + f" (valid: {', '.join(sorted(valid))})")
+        if depth == len(keys) - 1:
+            node[key] = copy.deepcopy(value)
+        else:
+            node = node.setdefault(key, {})
+    return out
+
+
 @dataclass
 class Plan:
     name: str
@@ -73,7 +114,9 @@ class Plan:
                 raise PlanError(f"claims[{i}].study: {claim.study!r} is not among the plan's studies {list(self.studies)}")
 
     @classmethod
-    def from_dict(cls, d: dict, scale: str = "default", source: str = "plan") -> Plan:
+    def from_dict(cls, d: dict, scale: str = "default", source: str = "plan", overrides: list[tuple[str, object]] = ()) -> Plan:
+        """``overrides``: (dotted field path, value) pairs (``--set``), applied after the scale, so the
+        resolved plan — and the run's ``plan.json`` — holds them."""
         if not isinstance(d, dict):
             raise PlanError(f"{source}: expected a mapping")
         d = dict(d)
@@ -82,6 +125,8 @@ class Plan:
             if scale not in scales:
                 raise PlanError(f"{source}: no scale {scale!r}; it has default, {', '.join(scales)}")
             d = merge(d, scales[scale])
+        for path, value in overrides:
+            d = _override(d, path, value, source)
         known = {f.name for f in fields(cls)}
         for key in d:
             if key not in known:
@@ -96,14 +141,14 @@ class Plan:
             raise PlanError(f"{source}: {err}") from None
 
     @classmethod
-    def from_yaml(cls, path: str | Path, scale: str = "default") -> Plan:
+    def from_yaml(cls, path: str | Path, scale: str = "default", overrides: list[tuple[str, object]] = ()) -> Plan:
         import yaml
 
         try:
             data = yaml.safe_load(Path(path).read_text())
         except yaml.YAMLError as err:
             raise PlanError(f"{path}: not valid YAML ({err})") from None
-        return cls.from_dict(data, scale, str(path))
+        return cls.from_dict(data, scale, str(path), overrides)
 
     @classmethod
     def from_run(cls, directory: str | Path) -> Plan:
