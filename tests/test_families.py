@@ -436,3 +436,36 @@ def test_the_joint_protocol_runs_every_condition_on_a_hugging_face_qformer(vlm_d
     with pytest.raises(ProbingError, match="protocols: joint — .*declares no trainable connector \\(an image encoder has none\\)"):
         run({**base, "model": f"hf:{encoder_dirs['vit']}", "sites": ["vision.out"], "out": str(tmp_path / "r3")}, progress=False)
     assert sorted((tmp_path / "st").iterdir()) == stores  # both refused before extracting anything
+
+
+def test_a_plan_runs_studies_and_claims_on_hugging_face_models_and_a_dataset(vlm_dirs, encoder_dirs, small_scenes, tmp_path, monkeypatch):
+    """No lab, no synthetic-scene section: models by spec, data by directory; the report has its claims table."""
+    import json
+
+    from spatialprobe.experiments.plan import Plan, PlanError
+    from spatialprobe.experiments.runner import run_plan
+
+    monkeypatch.setenv("SPATIALPROBE_CACHE", str(tmp_path / "cache"))
+    blip2, vit = f"hf:{vlm_dirs['blip2']}", f"hf:{encoder_dirs['vit']}"
+    plan = {"name": "hf-plan", "data": str(small_scenes), "probe_seeds": [0], "bootstrap": 100,
+            "studies": {"decodability": {"models": [vit], "attributes": ["category"]},
+                        "lost_in_space": {"models": [blip2], "tasks": ["region_cell"], "text": "bow",
+                                          "joint": {"conditions": ["frozen", "joint", "upper reference", "blind"], "epochs": 2, "batch_size": 16}}},
+            "claims": [{"study": "lost_in_space", "statement": "joint beats frozen on region_cell",
+                        "a": {"task": "region_cell", "model": blip2, "control": "joint"}, "b": {"task": "region_cell", "model": blip2, "control": "frozen"},
+                        "metric": "accuracy", "margin": 0.05,
+                        "control": {"what": "upper reference vs blind", "a": {"task": "region_cell", "model": blip2, "control": "upper reference"},
+                                    "floor": {"task": "region_cell", "model": blip2, "control": "blind"}}}]}
+    run = run_plan(Plan.from_dict(plan), tmp_path / "runs", progress=False, say=lambda *_: None)
+    claims = json.loads((run / "claims.json").read_text())
+    assert len(claims) == 1 and claims[0]["verdict"] in ("reproduced", "not reproduced", "inconclusive", "undecidable")
+    md = (run / "report.md").read_text()
+    assert "no lab" in md and "Positive control" in md and "joint" in md
+    assert not (tmp_path / "cache" / "steps").exists()  # a checkpoint path and a dataset folder are not content-keyed: no step reuse
+    for edit, message in (({"studies": {"pixel": {"models": [blip2]}}}, "this study trains the lab's components"),
+                          ({"studies": {"decodability": {"models": ["qformer+coarse@contrastive"]}}}, "lab: missing"),
+                          ({"scenes": {"n": 10}}, "give exactly one")):
+        with pytest.raises(PlanError, match=message):
+            from spatialprobe.experiments.resolve import resolve
+
+            resolve(Plan.from_dict({**plan, "claims": [], **edit}))

@@ -39,8 +39,13 @@ def headline_text(verdicts, directory: Path) -> str:
 
 
 def _scale_note(plan: Plan) -> str:
+    from spatialprobe.experiments.resolve import uses_lab
+
     notes = [f"Scale **{plan.scale}**" + (f" — {plan.label}" if plan.label else "") + "."]
-    if len(plan.lab_seeds) == 1:
+    if not uses_lab(plan):
+        notes.append(f"Probe seeds {plan.probe_seeds}; no lab: every model is named by its spec, and CIs cover test scenes and probe seeds, "
+                     "not the variance of the models' own training.")
+    elif len(plan.lab_seeds) == 1:
         notes.append(f"One lab seed ({plan.lab_seeds[0]}) × probe seeds {plan.probe_seeds}: CIs cover test scenes and probe seeds, "
                      "**not lab-seed variance** (run `--full` for three lab seeds).")
     else:

@@ -1,4 +1,4 @@
-"""`Plan`: a typed, validated experiment — scenes, lab, studies, seeds, pre-registered claims, scales.
+"""`Plan`: a typed, validated experiment — scenes or a dataset, the lab if any, studies, seeds, pre-registered claims, scales.
 
 A plan file is YAML. ``scales`` holds named overrides (``quick``, ``full``) merged into the plan
 before validation, so one file states all three scales of the same experiment.
@@ -71,12 +71,15 @@ def _override(d: dict, path: str, value, source: str) -> dict:
 @dataclass
 class Plan:
     name: str
-    scenes: dict
-    """`SyntheticConfig` fields of the scenes every study reads."""
-    lab: dict
-    """`LabConfig` fields (without ``data``, ``cache`` and ``seed``)."""
     studies: dict
-    """Study name → its options; studies run in this order."""
+    """Study name → its options; studies run in this order. A study's ``models`` are lab connectors
+    (``qformer+coarse@contrastive``, or ``lab:…``) or any model spec (``hf:…``, ``toy:…``)."""
+    scenes: dict = field(default_factory=dict)
+    """`SyntheticConfig` fields of the synthetic scenes every study reads (or give ``data``)."""
+    data: str | None = None
+    """Instead of ``scenes``: a scene directory or a real dataset as ``SOURCE:ROOT?options``."""
+    lab: dict = field(default_factory=dict)
+    """`LabConfig` fields (without ``data``, ``cache`` and ``seed``); trained only when a study names a lab connector."""
     claims: list[Claim] = field(default_factory=list)
     lab_seeds: list[int] = field(default_factory=lambda: [0])
     probe_seeds: list[int] = field(default_factory=lambda: [0])
@@ -109,6 +112,10 @@ class Plan:
         for key in ("data", "cache", "seed"):
             if key in self.lab:
                 raise PlanError(f"lab.{key}: set by the run (scenes, cache, lab_seeds), not in the plan")
+        if bool(self.scenes) == (self.data is not None):
+            raise PlanError("scenes, data: give exactly one — synthetic scenes (scenes: {n: …}) or a dataset (data: DIR or SOURCE:ROOT)")
+        if self.data is not None and not isinstance(self.data, str):
+            raise PlanError(f"data: expected a scene directory or SOURCE:ROOT string, got {self.data!r}")
         for i, claim in enumerate(self.claims):
             if claim.study not in self.studies:
                 raise PlanError(f"claims[{i}].study: {claim.study!r} is not among the plan's studies {list(self.studies)}")
@@ -131,7 +138,7 @@ class Plan:
         for key in d:
             if key not in known:
                 raise PlanError(f"{source}: {key}: unknown field; valid: scales, {', '.join(sorted(known))}")
-        for key in ("name", "scenes", "lab", "studies"):
+        for key in ("name", "studies"):
             if key not in d:
                 raise PlanError(f"{source}: {key}: missing")
         try:
@@ -169,5 +176,5 @@ class Plan:
 
     def fingerprint(self) -> str:
         """Hash of everything that changes results (not the label or budget)."""
-        d = {k: v for k, v in self.to_dict().items() if k not in ("label", "budget_s", "claims")}
+        d = {k: v for k, v in self.to_dict().items() if k not in ("label", "budget_s", "claims") and not (k == "data" and v is None)}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -21,17 +21,32 @@ def lab_names(plan: Plan) -> list[str]:
     return [LabConfig.name(c) for c in cfg.connectors]
 
 
+def uses_lab(plan: Plan) -> bool:
+    """Whether some study names a lab connector (then the lab is trained)."""
+    from spatialprobe.experiments.studies import STUDIES
+    from spatialprobe.experiments.studies._probing import is_spec
+
+    return any(not is_spec(m) for study, options in plan.studies.items() for m in STUDIES.get(study).models(options))
+
+
 def planned_steps(plan: Plan) -> list:
     """Every study's steps, built on placeholder paths (nothing is read or trained)."""
     from spatialprobe.experiments.runner import RunContext
     from spatialprobe.experiments.studies import STUDIES
+    from spatialprobe.experiments.studies._probing import is_spec
     from spatialprobe.probing.items import ProbingError
 
-    names = lab_names(plan)
+    if uses_lab(plan) and not plan.lab:
+        raise PlanError("lab: missing — a study names lab connectors, so the plan needs a lab section (or name models by spec: hf:…, toy:…)")
+    names = lab_names(plan) if uses_lab(plan) else []
     for study, options in plan.studies.items():
-        missing = [m for m in STUDIES.get(study).models(options) if m not in names]
+        models = STUDIES.get(study).models(options)
+        specs = [m for m in models if is_spec(m)]
+        if specs and not STUDIES.get(study).any_model:
+            raise PlanError(f"studies.{study}.models: {specs}: this study trains the lab's components, so it takes lab connectors only")
+        missing = [m for m in models if not is_spec(m) and m.removeprefix("lab:") not in names]
         if missing:
-            raise PlanError(f"studies.{study}.models: {missing} are not lab connectors; the lab trains {', '.join(names)}")
+            raise PlanError(f"studies.{study}.models: {missing} are not lab connectors" + (f"; the lab trains {', '.join(names)}" if names else ""))
     ctx = RunContext(plan, Path("<run>"), Path("<scenes>"), {seed: {m: Path(f"<{m}>") for m in names} for seed in plan.lab_seeds}, progress=False)
     steps = []
     for study, options in plan.studies.items():

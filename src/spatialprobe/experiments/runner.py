@@ -30,16 +30,20 @@ class RunContext:
 
     plan: Plan
     directory: Path
-    scenes: Path
+    scenes: Path | str
     models: dict[int, dict[str, Path]]
     progress: bool = True
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def scenes_for(plan: Plan, progress: bool = True) -> Path:
-    """The plan's synthetic scenes, built once per config into the cache."""
+def scenes_for(plan: Plan, progress: bool = True) -> Path | str:
+    """The plan's dataset as given (a directory or ``SOURCE:ROOT``), or its synthetic scenes, built once
+    per config into the cache."""
     from spatialprobe.features.key import content_key
     from spatialprobe.scenes.sources.synthetic import SyntheticConfig, build
+
+    if plan.data is not None:
+        return plan.data
 
     cfg = SyntheticConfig(**plan.scenes)
     out = cache_root() / "scenes" / content_key(cfg.to_dict())
@@ -49,10 +53,14 @@ def scenes_for(plan: Plan, progress: bool = True) -> Path:
 
 
 def lab_models(plan: Plan, scenes: Path, progress: bool = True, workers: int | None = None, threads: int = 1) -> dict[int, dict[str, Path]]:
-    """Train (or reuse) the plan's lab for each lab seed (its study models were checked by `resolve`)."""
+    """Train (or reuse) the plan's lab for each lab seed (its study models were checked by `resolve`);
+    nothing when no study names a lab connector."""
+    from spatialprobe.experiments.resolve import uses_lab
     from spatialprobe.lab.build import train_lab
     from spatialprobe.lab.config import LabConfig
 
+    if not uses_lab(plan):
+        return {}
     return {seed: train_lab(LabConfig.from_dict({**plan.lab, "data": str(scenes), "seed": seed}), progress=progress, workers=workers, threads=threads).checkpoints
             for seed in plan.lab_seeds}
 
@@ -105,7 +113,7 @@ def _run_step(step, final: str) -> float:
     shutil.rmtree(partial, ignore_errors=True)
     key = step_key(step)
     cached = cache_root() / "steps" / key
-    if (cached / "done.json").exists():
+    if step.reusable and (cached / "done.json").exists():
         shutil.copytree(cached, partial)
         done = json.loads((partial / "done.json").read_text())
         (partial / "done.json").write_text(json.dumps({"seconds": 0.0, "computed_seconds": done["seconds"], "reused": key}) + "\n")
@@ -116,6 +124,9 @@ def _run_step(step, final: str) -> float:
     step.run(partial)
     seconds = time.perf_counter() - start
     (partial / "done.json").write_text(json.dumps({"seconds": seconds, "key": key}) + "\n")
+    if not step.reusable:
+        partial.rename(final)
+        return seconds
     tmp = cached.with_name(f".{key}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(partial, tmp)

@@ -70,8 +70,14 @@ class RunResults:
         return pooled(records, self.rows, metric, group=group, n_resamples=n_resamples)
 
     def seeds(self, record) -> str:
-        """``lab 0 / probe 1``."""
-        return f"lab {self.lab_seed(record)} / probe {record.seed}"
+        """``lab 0 / probe 1``, or ``probe 1`` for a model the lab did not train."""
+        lab = self.lab_seed(record)
+        return f"probe {record.seed}" if lab is None else f"lab {lab} / probe {record.seed}"
+
+    def seed_key(self, record) -> tuple[int, int]:
+        """(lab seed, probe seed) for ordering; −1 stands for "no lab seed"."""
+        lab = self.lab_seed(record)
+        return (-1 if lab is None else lab, -1 if record.seed is None else record.seed)
 
     def of(self, study: str, **where) -> list:
         """Records of ``study`` whose fields (task, model, …) or condition entries equal ``where``."""
@@ -79,5 +85,7 @@ class RunResults:
 
         return [r for r in self.records if self.step_of[r.id].split("/")[0] == study and matches(r, where)]
 
-    def lab_seed(self, record) -> int:
-        return int(self.step_of[record.id].rsplit("/lab", 1)[1])
+    def lab_seed(self, record) -> int | None:
+        """The lab seed of the step that wrote ``record`` (``…/lab<seed>``), None for other models' steps."""
+        head, sep, tail = self.step_of[record.id].rpartition("/lab")
+        return int(tail) if sep and tail.isdigit() else None

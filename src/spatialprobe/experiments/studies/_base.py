@@ -22,6 +22,9 @@ class Step:
     outline: tuple = ()
     """The records it will write (`spatialprobe.results.outline.Outline`): a plan's claims are
     resolved against them before any work starts."""
+    reusable: bool = True
+    """Whether a finished copy may be reused across runs (`runner` step cache): only when every input
+    is content-keyed (lab checkpoints, synthetic scenes), not a checkpoint path or a dataset folder."""
 
     def run(self, directory: Path) -> None:
         self.fn(directory, **self.kwargs)
@@ -39,3 +42,6 @@ class Study:
     """The lab models (``qformer+coarse@contrastive``) a study's options name."""
     options: tuple[str, ...] = ("models",)
     """The option names it reads: any other is refused when the plan is parsed."""
+    any_model: bool = False
+    """Whether its ``models`` may be any model spec (probing studies), or only lab connectors (studies
+    that train the lab's components)."""

@@ -9,7 +9,7 @@ a claim about shapes downstream; the random encoder is the floor.
 from __future__ import annotations
 
 from spatialprobe.experiments.studies._base import STUDIES, Study
-from spatialprobe.experiments.studies._probing import probe_step
+from spatialprobe.experiments.studies._probing import probe_step, runs
 
 ATTRIBUTES = ["category", "colour"]
 
@@ -19,8 +19,7 @@ def steps(ctx, options: dict) -> list:
     return [
         probe_step(ctx, "decodability", model, seed, sites=options.get("sites", ["vision.out"]), tasks=tasks, pools=[options.get("pool", "object_mean")],
                    probes=[options.get("probe", "ridge")])
-        for seed in ctx.plan.lab_seeds
-        for model in options["models"]
+        for model, seed in runs(ctx, options["models"])
     ]
 
 
@@ -50,4 +49,4 @@ def section(results, options: dict, scenes) -> list:
 
 
 STUDIES.register("decodability", Study("decodability", "Positive control: what each encoder's object tokens carry", steps, section,
-                                      options=("models", "sites", "attributes", "pool", "probe")))
+                                      options=("models", "sites", "attributes", "pool", "probe"), any_model=True))

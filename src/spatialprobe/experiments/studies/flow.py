@@ -7,7 +7,7 @@ information cannot.
 from __future__ import annotations
 
 from spatialprobe.experiments.studies._base import STUDIES, Study
-from spatialprobe.experiments.studies._probing import probe_step
+from spatialprobe.experiments.studies._probing import probe_step, runs
 
 SITES = ["vision.layer.*", "connector.out", "lm.layer.*"]
 STAGES = ("vision", "connector", "lm")
@@ -17,8 +17,7 @@ def steps(ctx, options: dict) -> list:
     return [
         probe_step(ctx, "flow", model, seed, sites=options.get("sites", SITES), tasks=[options.get("task", "region_cell")],
                    pools=[options.get("pool", "all")], probes=[options.get("probe", "attention_pool")], neural=options.get("neural", {}))
-        for seed in ctx.plan.lab_seeds
-        for model in options["models"]
+        for model, seed in runs(ctx, options["models"])
     ]
 
 
@@ -35,12 +34,12 @@ def section(results, options: dict, scenes) -> list:
     records = sorted(results.of("flow", control="none"), key=lambda r: pipeline_order(r.site))
     if not records:
         return [Text("No records.")]
-    first = min((results.lab_seed(r), r.seed) for r in records)
+    first = min(results.seed_key(r) for r in records)
     series, rows = {}, []
     for r in records:
         metric = headline(r)
-        rows.append([r.model.removeprefix("lab:"), r.site, f"{metric} {fmt(r.metrics[metric])}", f"lab {results.lab_seed(r)} / probe {r.seed}"])
-        if (results.lab_seed(r), r.seed) == first:
+        rows.append([r.model.removeprefix("lab:"), r.site, f"{metric} {fmt(r.metrics[metric])}", results.seeds(r)])
+        if results.seed_key(r) == first:
             series.setdefault(r.model.removeprefix("lab:"), []).append((r.site, r.metrics[metric]))
     task = records[0].task
     return [
@@ -52,4 +51,4 @@ def section(results, options: dict, scenes) -> list:
     ]
 
 
-STUDIES.register("flow", Study("flow", "Pipeline flow", steps, section, options=("models", "sites", "task", "probe", "pool", "neural")))
+STUDIES.register("flow", Study("flow", "Pipeline flow", steps, section, options=("models", "sites", "task", "probe", "pool", "neural"), any_model=True))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spatialprobe.experiments.studies._base import STUDIES, Study
-from spatialprobe.experiments.studies._probing import probe_step
+from spatialprobe.experiments.studies._probing import probe_step, record_model, runs
 
 TASKS = ["referring_box", "region_cell", "relation"]
 PROBES = {"relation": "relational"}
@@ -36,14 +36,12 @@ def steps(ctx, options: dict, study: str = "lost_in_space") -> list:
         probe_step(ctx, f"{study}/{task}", model, seed, sites=["connector.in", "connector.out"], tasks=[task], pools=["all"],
                    probes=[probe_of(options, task)], protocols=["joint"], joint=joint_of(options, task), neural=options.get("neural", {}),
                    text=options.get("text", "minilm"), weight=4.0 if "joint" in joint_of(options, task).get("conditions", ["joint"]) else 2.0)
-        for seed in ctx.plan.lab_seeds
-        for model in options["models"]
+        for model, seed in runs(ctx, options["models"])
         for task in options.get("tasks", TASKS)
     ] + [
         probe_step(ctx, f"{study}/{task}", model, seed, sites=["connector.out"], tasks=[task], pools=["all"], probes=[probe_of(options, task)],
                    neural=options.get("neural", {}), text=options.get("text", "minilm"))
-        for seed in ctx.plan.lab_seeds
-        for model in options.get("references", [])
+        for model, seed in runs(ctx, options.get("references", []))
         for task in options.get("reference_tasks", ["referring_box"])
     ]
 
@@ -56,7 +54,7 @@ def _groups(results, study: str, models: list[str]) -> dict:
     """(model, task, condition) → its records over every lab and probe seed (paired differences excluded)."""
     out = {}
     for model in models:
-        for r in results.of(study, model=f"lab:{model}"):
+        for r in results.of(study, model=record_model(model)):
             condition = r.condition["control"]
             if condition != "joint − frozen":  # a reference connector's plain frozen probe reads as "frozen"
                 out.setdefault((model, r.task, "frozen" if condition == "none" else condition), []).append(r)
@@ -104,11 +102,11 @@ def _per_seed(results, study: str, models: list[str]):
 
     rows = []
     for (model, task, condition), records in _groups(results, study, models).items():
-        for r in sorted(records, key=lambda r: (results.lab_seed(r), r.seed)):
+        for r in sorted(records, key=results.seed_key):
             metric = headline(r)
             rows.append([model, task, condition, f"{metric} {fmt(r.metrics[metric])}", _epochs([r]), results.seeds(r)])
     for model in models:
-        for r in results.of(study, model=f"lab:{model}", control="joint − frozen"):
+        for r in results.of(study, model=record_model(model), control="joint − frozen"):
             metric = next(iter(r.metrics))
             rows.append([model, r.task, "joint − frozen", f"{metric} {fmt(r.metrics[metric])}", "", results.seeds(r)])
     return Table(["model", "task", "condition", "metric [95% CI]", "best/ran epochs", "seeds"], rows)
@@ -119,10 +117,10 @@ def _bars(results, study: str, models: list[str]):
     from spatialprobe.report.figures import bars
 
     panels = {}
-    first = min((results.lab_seed(r), r.seed) for r in results.of(study))
+    first = min(results.seed_key(r) for r in results.of(study))
     for r in results.of(study):
         model = r.model.removeprefix("lab:")
-        if model not in models or r.condition["control"] == "joint − frozen" or (results.lab_seed(r), r.seed) != first:
+        if model not in models or r.condition["control"] == "joint − frozen" or results.seed_key(r) != first:
             continue
         metric = headline(r)
         condition = "frozen" if r.condition["control"] == "none" else r.condition["control"]
@@ -140,7 +138,7 @@ def _examples(results, study: str, model: str, scenes):
     from spatialprobe.report.figures import scenes_with_boxes
     from spatialprobe.scenes import SceneDataset
 
-    picks = {c: results.of(study, model=f"lab:{model}", task="referring_box", control=c) for c in ("frozen", "joint")}
+    picks = {c: results.of(study, model=record_model(model), task="referring_box", control=c) for c in ("frozen", "joint")}
     if not all(picks.values()):
         return None
     rows = {c: {(row["scene"], row["item"]): row for row in results.rows(recs[0])} for c, recs in picks.items()}
@@ -174,4 +172,4 @@ def section(results, options: dict, scenes, study: str = "lost_in_space") -> lis
 
 
 STUDIES.register("lost_in_space", Study("lost_in_space", "Lost in Space: frozen vs joint", steps, section, options=OPTIONS,
-                                        models=lambda o: list(o.get("models", [])) + list(o.get("references", []))))
+                                        models=lambda o: list(o.get("models", [])) + list(o.get("references", [])), any_model=True))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spatialprobe.experiments.studies._base import STUDIES, Study
-from spatialprobe.experiments.studies._probing import probe_step
+from spatialprobe.experiments.studies._probing import probe_step, runs
 
 POOLS = ["cls", "mean", "object_mean", "object_random", "random_patch", "top_norm"]
 TASKS = [
@@ -17,7 +17,7 @@ def steps(ctx, options: dict) -> list:
     return [
         probe_step(ctx, "multi_object", options["model"], seed, sites=options.get("sites", ["vision.layer.*"]), tasks=options.get("tasks", TASKS),
                    pools=options.get("pools", POOLS), probes=[options.get("probe", "perceptron")], controls=options.get("controls", []))
-        for seed in ctx.plan.lab_seeds
+        for _, seed in runs(ctx, [options["model"]])
     ]
 
 
@@ -33,11 +33,11 @@ def section(results, options: dict, scenes) -> list:
     records = results.of("multi_object", control="none")
     if not records:
         return [Text("No records.")]
-    first = min((results.lab_seed(r), r.seed) for r in records)
+    first = min(results.seed_key(r) for r in records)
     panels = {}
     for r in sorted(records, key=lambda r: _layer(r.site)):
         opts = r.condition.get("options", {})
-        if r.task != "object_identity" or (results.lab_seed(r), r.seed) != first:
+        if r.task != "object_identity" or results.seed_key(r) != first:
             continue
         panel = f"{opts.get('target')} from {opts.get('source')}'s tokens"
         panels.setdefault(panel, {}).setdefault(r.condition["pool"], []).append((r.site, r.metrics["accuracy"]))
@@ -45,12 +45,12 @@ def section(results, options: dict, scenes) -> list:
     for r in records:
         if r.task == "object_identity":
             opts = r.condition.get("options", {})
-            key = (f"{opts.get('target')} from {opts.get('source')}", r.site, f"lab {results.lab_seed(r)} / probe {r.seed}")
+            key = (f"{opts.get('target')} from {opts.get('source')}", r.site, results.seeds(r))
             grid.setdefault(key, {})[r.condition["pool"]] = fmt(r.metrics["accuracy"])
     pools = list(dict.fromkeys(r.condition["pool"] for r in records))
     layers = Table(["task", "site", "seeds"] + pools, [[*k] + [v.get(p, "—") for p in pools] for k, v in sorted(grid.items(), key=lambda kv: (kv[0][0], _layer(kv[0][1]), kv[0][2]))])
     structure = [[r.site, r.condition["pool"], fmt(r.metrics.get("M1 (binding, A_ss)")), fmt(r.metrics.get("M2 (segregation, A_sp/A_pp)")),
-                  f"lab {results.lab_seed(r)} / probe {r.seed}"]
+                  results.seeds(r)]
                  for r in sorted(results.of("multi_object", task="object_identity.structure"), key=lambda r: (_layer(r.site), r.condition["pool"]))]
     return [
         Text("Object identity (shape) decoded per encoder layer from each token pool of the paired scenes; an object pool reads the "
@@ -62,4 +62,4 @@ def section(results, options: dict, scenes) -> list:
 
 
 STUDIES.register("multi_object", Study("multi_object", "Multi-object representations (2406.09067)", steps, section, models=lambda o: [o["model"]],
-                                      options=("model", "sites", "tasks", "pools", "probe", "controls")))
+                                      options=("model", "sites", "tasks", "pools", "probe", "controls"), any_model=True))
