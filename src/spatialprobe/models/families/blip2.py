@@ -15,9 +15,10 @@ LM_NORM = ("language_model.model.decoder.final_layer_norm", "language_model.mode
 
 
 def _forward(model, batch):
+    """The image features alone, or the whole model on the prompt; a family's extra inputs (InstructBLIP's instruction) ride along."""
     if batch.input_ids is None:
-        return model.get_image_features(pixel_values=batch.pixel_values)
-    return model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+        return model.get_image_features(pixel_values=batch.pixel_values, **batch.extra)
+    return model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask, **batch.extra)
 
 
 class QFormerConnector(nn.Module):
@@ -56,21 +57,25 @@ def _image_token(model):
     return token if token is not None else getattr(cfg, "image_token_index", None)
 
 
+SITES = {
+    "vision.embed": Tap("vision_model.embeddings"),
+    "vision.layer.{i}": Tap("vision_model.encoder.layers.{i}"),
+    "vision.out": Tap("vision_model.post_layernorm"),
+    "connector.in": Tap("qformer", kind="input", pick="encoder_hidden_states"),
+    "connector.attn": Tap("qformer.encoder.layer.{last}.crossattention.attention", pick=1, reduce="mean_heads"),
+    "connector.hidden": Tap("qformer", pick="last_hidden_state"),
+    "connector.out": Tap("language_projection"),
+    "lm.layer.{i}": Tap(LM_LAYERS),
+    "lm.out": Tap(LM_NORM),
+}
+"""BLIP-2's taps (InstructBLIP shares them but for ``connector.hidden``)."""
+
+
 CARD = MODELS.register(
     "blip2",
     Card(
         family="blip2",
-        sites={
-            "vision.embed": Tap("vision_model.embeddings"),
-            "vision.layer.{i}": Tap("vision_model.encoder.layers.{i}"),
-            "vision.out": Tap("vision_model.post_layernorm"),
-            "connector.in": Tap("qformer", kind="input", pick="encoder_hidden_states"),
-            "connector.attn": Tap("qformer.encoder.layer.{last}.crossattention.attention", pick=1, reduce="mean_heads"),
-            "connector.hidden": Tap("qformer", pick="last_hidden_state"),
-            "connector.out": Tap("language_projection"),
-            "lm.layer.{i}": Tap(LM_LAYERS),
-            "lm.out": Tap(LM_NORM),
-        },
+        sites=SITES,
         layouts=VLM_LAYOUTS,
         prefix=("cls",),
         patch_size=config_patch("vision_config"),

@@ -9,7 +9,7 @@ InstructBLIP — chosen visibly). It is tokenised with the checkpoint's own Q-Fo
 (``qformer_tokenizer/``)."""
 
 from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch
-from spatialprobe.models.families.blip2 import LM_LAYERS, LM_NORM, QFormerConnector, _image_token
+from spatialprobe.models.families.blip2 import SITES, QFormerConnector, _forward, _image_token
 from spatialprobe.models.trainable import Trainable
 from spatialprobe.registry import MODELS
 
@@ -46,27 +46,11 @@ def _trainable(adapter) -> Trainable:
     return Trainable(QFormerConnector(adapter.model, (enc["input_ids"], enc["attention_mask"])))
 
 
-def _forward(model, batch):
-    if batch.input_ids is None:
-        return model.get_image_features(pixel_values=batch.pixel_values, **batch.extra)
-    return model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask, **batch.extra)
-
-
 CARD = MODELS.register(
     "instructblip",
     Card(
         family="instructblip",
-        sites={
-            "vision.embed": Tap("vision_model.embeddings"),
-            "vision.layer.{i}": Tap("vision_model.encoder.layers.{i}"),
-            "vision.out": Tap("vision_model.post_layernorm"),
-            "connector.in": Tap("qformer", kind="input", pick="encoder_hidden_states"),
-            "connector.attn": Tap("qformer.encoder.layer.{last}.crossattention.attention", pick=1, reduce="mean_heads"),
-            "connector.hidden": Tap("language_projection", kind="input", pick=0),
-            "connector.out": Tap("language_projection"),
-            "lm.layer.{i}": Tap(LM_LAYERS),
-            "lm.out": Tap(LM_NORM),
-        },
+        sites={**SITES, "connector.hidden": Tap("language_projection", kind="input", pick=0)},  # query rows only, not the instruction's
         layouts=VLM_LAYOUTS,
         prefix=("cls",),
         patch_size=config_patch("vision_config"),
