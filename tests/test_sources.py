@@ -16,45 +16,23 @@ from spatialprobe.registry import SOURCES
 from spatialprobe.scenes import SceneDataset
 from spatialprobe.scenes.sources._real import SourceError
 
-CATEGORIES = [{"id": 17, "name": "cat", "supercategory": "animal"}, {"id": 18, "name": "dog", "supercategory": "animal"},
-              {"id": 67, "name": "dining table", "supercategory": "furniture"}]
-
-
-def _instances(images: list[dict], annotations: list[dict]) -> dict:
-    """COCO's instances_*.json: info, licenses, images, annotations (bbox xywh in pixels), categories."""
-    return {"info": {"description": "fixture"}, "licenses": [], "images": images, "annotations": annotations, "categories": CATEGORIES}
-
-
-def _image(path: Path, width: int, height: int, seed: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)).save(path, quality=90)
-
-
-def _coco_image(i: int, width: int = 80, height: int = 60) -> dict:
-    return {"id": 100 + i, "width": width, "height": height, "file_name": f"{100 + i:012d}.jpg", "license": 1, "coco_url": "", "date_captured": ""}
-
-
-def _ann(ann_id: int, image_id: int, category: int, bbox, crowd: int = 0) -> dict:
-    x, y, w, h = bbox
-    seg = {"size": [60, 80], "counts": "0"} if crowd else [[x, y, x + w, y, x + w, y + h, x, y + h]]
-    return {"id": ann_id, "image_id": image_id, "category_id": category, "bbox": list(bbox), "area": w * h, "iscrowd": crowd, "segmentation": seg}
-
+from dataset_fixtures import CATEGORIES, annotation, coco_image, coco_instances, paired_coco, refcoco, vsr, write_image
 
 @pytest.fixture()
 def coco(tmp_path) -> Path:
     root = tmp_path / "coco"
     (root / "annotations").mkdir(parents=True)
     for split, n in (("train", 6), ("val", 3)):
-        images = [_coco_image(i + (0 if split == "train" else 50)) for i in range(n)]
+        images = [coco_image(i + (0 if split == "train" else 50)) for i in range(n)]
         anns = []
         for im in images:
-            anns += [_ann(len(anns) + 1 + im["id"] * 10, im["id"], 17, (2.5, 3.0, 20.0, 15.0)), _ann(len(anns) + 2 + im["id"] * 10, im["id"], 67, (30, 20, 45, 38))]
-            _image(root / f"{split}2017" / im["file_name"], im["width"], im["height"], im["id"])
+            anns += [annotation(len(anns) + 1 + im["id"] * 10, im["id"], 17, (2.5, 3.0, 20.0, 15.0)), annotation(len(anns) + 2 + im["id"] * 10, im["id"], 67, (30, 20, 45, 38))]
+            write_image(root / f"{split}2017" / im["file_name"], im["width"], im["height"], im["id"])
         if split == "val":
-            anns.append(_ann(9001, images[0]["id"], 18, (70, 50, 20, 20)))  # outside the 80×60 image
-            anns.append(_ann(9002, images[0]["id"], 99, (1, 1, 5, 5)))  # no such category
-            images.append(_coco_image(99))  # its file is missing
-        (root / "annotations" / f"instances_{split}2017.json").write_text(json.dumps(_instances(images, anns)))
+            anns.append(annotation(9001, images[0]["id"], 18, (70, 50, 20, 20)))  # outside the 80×60 image
+            anns.append(annotation(9002, images[0]["id"], 99, (1, 1, 5, 5)))  # no such category
+            images.append(coco_image(99))  # its file is missing
+        (root / "annotations" / f"instances_{split}2017.json").write_text(json.dumps(coco_instances(images, anns)))
         captions = [{"id": 5000 + im["id"], "image_id": im["id"], "caption": "Two cats sit near a dining table."} for im in images]
         captions += [{"id": 6000 + im["id"], "image_id": im["id"], "caption": "A dog."} for im in images]
         (root / "annotations" / f"captions_{split}2017.json").write_text(json.dumps({"info": {}, "licenses": [], "images": images, "annotations": captions}))
@@ -113,34 +91,8 @@ def test_data_check_convert_and_validate(coco, tmp_path, capsys):
     assert main(["data", "check", "synthetic", str(coco)]) == 2
 
 
-def _refcoco(root: Path, n_images: int = 40) -> Path:
-    """The refer layout: refcoco/refs(unc).p (a pickled list of dicts) beside refcoco/instances.json; COCO train2014 images."""
-    rng = np.random.default_rng(0)
-    images, anns, refs = [], [], []
-    for i in range(n_images):
-        w, h = int(rng.integers(60, 100)), int(rng.integers(50, 90))
-        image = {"id": 1000 + i, "width": w, "height": h, "file_name": f"COCO_train2014_{1000 + i:012d}.jpg"}
-        images.append(image)
-        _image(root / "images/mscoco/images/train2014" / image["file_name"], w, h, i)
-        split = "train" if i < 28 else "val" if i < 33 else "testA" if i < 37 else "testB"
-        for k, side in enumerate(("left", "right")):
-            x = 2 + k * w / 2
-            ann = {"id": 50000 + 2 * i + k, "image_id": image["id"], "category_id": 17 + k, "bbox": [x, 5.0, w / 2 - 4, h - 10.0], "area": 1.0, "iscrowd": 0,
-                   "segmentation": [[x, 5, x + 10, 5, x + 10, 15]]}
-            anns.append(ann)
-            sentences = [{"tokens": ["the", side, "one"], "raw": f"The {side} one", "sent_id": 10 * i + 2 * k + j, "sent": f"the {side} one"} for j in range(2)]
-            refs.append({"image_id": image["id"], "split": split, "sentences": sentences, "file_name": image["file_name"][:-4] + f"_{k}.jpg",
-                         "category_id": ann["category_id"], "ann_id": ann["id"], "sent_ids": [s["sent_id"] for s in sentences], "ref_id": 2 * i + k})
-    refs.append({**refs[0], "ref_id": 999, "ann_id": 1})  # an annotation instances.json does not have
-    folder = root / "refcoco"
-    folder.mkdir(parents=True)
-    (folder / "refs(unc).p").write_bytes(pickle.dumps(refs, protocol=2))
-    (folder / "instances.json").write_text(json.dumps(_instances(images, anns)))
-    return root
-
-
 def test_refcoco_expressions_point_at_their_objects(tmp_path):
-    root = _refcoco(tmp_path / "refer")
+    root = refcoco(tmp_path / "refer")
     reading = SOURCES.get("refcoco").read(root)
     scenes = list(reading.scenes)
     assert len(scenes) == 40 and sum(len(s.expressions) for s in scenes) == 160
@@ -185,7 +137,7 @@ def test_a_refs_pickle_that_would_run_code_is_refused_before_it_runs(tmp_path):
 def test_referring_box_and_region_cell_run_on_converted_refcoco(tmp_path):
     from spatialprobe.probing import run
 
-    root = _refcoco(tmp_path / "refer")
+    root = refcoco(tmp_path / "refer")
     assert main(["data", "convert", "refcoco", str(root), "--out", str(tmp_path / "scenes")]) == 0
     records = run({"model": "toy:tiny-qformer", "data": str(tmp_path / "scenes"), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"),
                    "sites": ["connector.out"], "tasks": ["referring_box", "region_cell"], "pools": ["mean"], "probes": ["ridge"], "controls": [], "bootstrap": 100,
@@ -195,29 +147,8 @@ def test_referring_box_and_region_cell_run_on_converted_refcoco(tmp_path):
     assert record.metrics["ACC@0.5"].n == 28 and record.metrics["ACC@0.5"].clusters == 7  # testA + testB: 7 images × 2 refs × 2 sentences
 
 
-def _vsr(root: Path, n: int = 6) -> Path:
-    """VSR's random split: {train,dev,test}.jsonl, one statement per line; COCO 2017 images; COCO instances to join boxes."""
-    lines = {"train": [], "dev": [], "test": []}
-    images, anns = [], []
-    for i in range(n):
-        name = f"{300 + i:012d}.jpg"
-        _image(root / "images" / name, 80, 60, 300 + i)
-        images.append({"id": 300 + i, "width": 80, "height": 60, "file_name": name})
-        anns += [_ann(700 + 3 * i, 300 + i, 17, (2, 2, 20, 20)), _ann(701 + 3 * i, 300 + i, 18, (40, 10, 30, 30))]
-        if i == 5:
-            anns.append(_ann(702 + 3 * i, 300 + i, 18, (5, 30, 10, 10)))  # a second dog: ambiguous
-        split = "train" if i < n // 2 else "dev" if i < 2 * n // 3 else "test"
-        for label, relation in ((1, "left of"), (0, "right of")):
-            lines[split].append({"image": name, "image_link": f"http://images.cocodataset.org/train2017/{name}", "caption": f"The cat is {relation} the dog.",
-                                 "relation": relation, "subj": "cat", "obj": "dog", "label": label, "annotator_id": 1, "vote_true_validator_id": [2], "vote_false_validator_id": []})
-    for split, rows in lines.items():
-        (root / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + ("{broken\n" if split == "dev" else ""))
-    (root / "instances_train2017.json").write_text(json.dumps(_instances(images, anns)))
-    return root
-
-
 def test_vsr_statements_with_boxes_joined_only_where_unambiguous(tmp_path):
-    root = _vsr(tmp_path / "vsr")
+    root = vsr(tmp_path / "vsr")
     reading = SOURCES.get("vsr").read(root, instances=[str(root / "instances_train2017.json")])
     scenes = list(reading.scenes)
     assert [s.split for s in scenes] == ["probe_train"] * 3 + ["probe_val"] + ["test"] * 2
@@ -234,7 +165,7 @@ def test_vsr_statements_with_boxes_joined_only_where_unambiguous(tmp_path):
 def test_relation_runs_on_converted_vsr(tmp_path):
     from spatialprobe.probing import run
 
-    root = _vsr(tmp_path / "vsr", n=30)
+    root = vsr(tmp_path / "vsr", n=30)
     assert main(["data", "convert", "vsr", str(root), "-o", f"instances=[\"{root / 'instances_train2017.json'}\"]", "--out", str(tmp_path / "scenes")]) == 0
     assert main(["scenes", "validate", str(tmp_path / "scenes"), "--quiet"]) == 0
     (record,) = run({"model": "toy:tiny-qformer", "data": str(tmp_path / "scenes"), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"),
@@ -261,7 +192,7 @@ def _narratives(root: Path, n: int = 6) -> Path:
     for i in range(n):
         split = "train" if i < 2 * n // 3 else "val"
         image_id = str(400 + i)
-        _image(root / f"{split}2017" / f"{400 + i:012d}.jpg", int(rng.integers(60, 90)), int(rng.integers(50, 80)), 400 + i)
+        write_image(root / f"{split}2017" / f"{400 + i:012d}.jpg", int(rng.integers(60, 90)), int(rng.integers(50, 80)), 400 + i)
         a, b = sorted(rng.uniform(0.05, 0.95, 2)), sorted(rng.uniform(0.05, 0.95, 2))
         row = _narration(image_id, 1, ["in", "this", "picture", "a", "cat"], (a[0], b[0], a[1], b[1]))
         lines[names[0] if split == "train" else names[2]].append(json.dumps(row))
@@ -323,7 +254,7 @@ def _visual_genome(root: Path, n: int = 8) -> Path:
     for i in range(n):
         image_id, w, h = 1 + i, int(rng.integers(60, 100)), int(rng.integers(50, 90))
         folder = "VG_100K" if i % 2 else "VG_100K_2"
-        _image(root / folder / f"{image_id}.jpg", w, h, 500 + i)
+        write_image(root / folder / f"{image_id}.jpg", w, h, 500 + i)
         data.append({"width": w, "height": h, "url": f"https://cs.stanford.edu/people/rak248/{folder}/{image_id}.jpg", "image_id": image_id,
                      "coco_id": None, "flickr_id": None})
         regions = [{"region_id": 100 * image_id + k, "width": int(w / 3), "height": int(h / 3), "image_id": image_id, "phrase": f"the thing {k}",
@@ -378,7 +309,7 @@ def test_a_source_address_reads_the_dataset_once_and_again_when_its_files_change
     from spatialprobe.registry import UnknownNameError
 
     monkeypatch.setenv("SPATIALPROBE_CACHE", str(tmp_path / "cache"))
-    root = _vsr(tmp_path / "vsr", n=30)
+    root = vsr(tmp_path / "vsr", n=30)
     address = f"vsr:{root}?instances=[\"{root / 'instances_train2017.json'}\"]"
     first = SceneDataset(address)
     assert first.root.parent == tmp_path / "cache" / "sources" and len(first.scenes()) == 30
@@ -402,34 +333,8 @@ def test_a_source_address_reads_the_dataset_once_and_again_when_its_files_change
         SceneDataset(f"vsr:{root}?split=train")
 
 
-PAIRED_CATEGORIES = [{"id": i, "name": n, "supercategory": ""} for i, n in ((17, "cat"), (18, "dog"), (15, "bench"), (65, "bed"), (63, "couch"), (62, "chair"),
-                                                                            (20, "sheep"), (23, "bear"), (1, "person"))]
-
-
-def _paired_coco(root: Path, n: int = 48) -> Path:
-    """COCO instances and captions whose images hold one of cat / dog and one of bench / bed / couch / chair (2406.09067's task 0)."""
-    rng = np.random.default_rng(3)
-    (root / "annotations").mkdir(parents=True)
-    for split, count in (("train", n), ("val", n // 3)):
-        images, anns, caps = [], [], []
-        for i in range(count):
-            image = _coco_image(i + (0 if split == "train" else 500))
-            images.append(image)
-            _image(root / f"{split}2017" / image["file_name"], 80, 60, image["id"])
-            primary, secondary = (17, 18)[i % 2], (15, 65, 63, 62)[(i // 2) % 4]
-            anns += [_ann(10 * image["id"] + 1, image["id"], primary, (2, 2, 40, 40)), _ann(10 * image["id"] + 2, image["id"], secondary, (50, 30, 20, 20)),
-                     _ann(10 * image["id"] + 3, image["id"], secondary, (50, 5, 8, 8)), _ann(10 * image["id"] + 4, image["id"], (20, 23, 1)[i % 3], (20, 45, 10, 10))]
-            if i == 5:
-                anns.append(_ann(10 * image["id"] + 5, image["id"], 18 if primary == 17 else 17, (60, 40, 15, 15)))  # both primaries: not in the set
-            caps.append({"id": 7000 + image["id"], "image_id": image["id"], "caption": "A cat." if i % 4 < 2 else "A room."})
-        instances = {**_instances(images, anns), "categories": PAIRED_CATEGORIES}
-        (root / "annotations" / f"instances_{split}2017.json").write_text(json.dumps(instances))
-        (root / "annotations" / f"captions_{split}2017.json").write_text(json.dumps({"images": images, "annotations": caps}))
-    return root
-
-
 def test_coco_task_sets_of_2406_09067(tmp_path):
-    root = _paired_coco(tmp_path / "coco")
+    root = paired_coco(tmp_path / "coco")
     reading = SOURCES.get("coco").read(root, task_set="paired-0")
     scenes = list(reading.scenes)
     assert len(scenes) == 48 + 16 - 2 and reading.metadata["counts"]["images with several primary or secondary categories"] == 2  # image 5 of each split
@@ -448,7 +353,7 @@ def test_coco_task_sets_of_2406_09067(tmp_path):
 def test_object_identity_runs_on_the_paired_and_global_sets(tmp_path):
     from spatialprobe.probing import run
 
-    root = _paired_coco(tmp_path / "coco")
+    root = paired_coco(tmp_path / "coco")
     base = {"model": "toy:tiny-qformer", "store": str(tmp_path / "st"), "sites": ["vision.out"], "pools": ["object_mean"], "probes": ["logistic"],
             "controls": [], "bootstrap": 100, "min_train": 8}
     assert main(["data", "convert", "coco", str(root), "-o", "task_set=paired-0", "-o", "val_fraction=0.2", "--out", str(tmp_path / "paired")]) == 0
@@ -475,7 +380,7 @@ def test_a_centre_crop_of_wide_images_leaves_out_objects_it_removes_and_marks_th
     splits = ["probe_train"] * 8 + ["probe_val"] * 4 + ["test"] * 4
     with DatasetWriter(tmp_path / "wide") as writer:
         for i, split in enumerate(splits):
-            _image(tmp_path / "images" / f"{i}.png", 128, 32, 900 + i)
+            write_image(tmp_path / "images" / f"{i}.png", 128, 32, 900 + i)
             boxes = {"gone": (2, 4, 20, 28), "cut": (40 + i % 3, 4, 60, 28), "seen": (52, 4 + i % 2, 76, 28)}
             objects = tuple(SceneObject(k + 1, Box(b, "xyxy", "pixel", (128, 32)), name, mask=Mask("polygons", [[b[0], b[1], b[2], b[1], b[2], b[3], b[0], b[3]]]))
                             for k, (name, b) in enumerate(boxes.items()))
@@ -500,8 +405,8 @@ def test_a_centre_crop_of_wide_images_leaves_out_objects_it_removes_and_marks_th
 
 
 @pytest.mark.parametrize("source, build, line", [
-    ("refcoco", _refcoco, "probe_train: 28 scenes, 56 objects, 112 expressions, 0 relations, 0 captions"),
-    ("vsr", _vsr, "probe_train: 3 scenes, 0 objects, 0 expressions, 6 relations, 0 captions"),
+    ("refcoco", refcoco, "probe_train: 28 scenes, 56 objects, 112 expressions, 0 relations, 0 captions"),
+    ("vsr", vsr, "probe_train: 3 scenes, 0 objects, 0 expressions, 6 relations, 0 captions"),
     ("narratives", _narratives, "test: 2 scenes, 10 objects, 0 expressions, 0 relations, 2 captions"),
     ("visual_genome", _visual_genome, "test: 2 scenes, 6 objects, 6 expressions, 0 relations, 0 captions"),
 ])
