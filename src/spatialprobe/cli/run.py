@@ -22,6 +22,11 @@ def add_scale_arguments(parser) -> None:
     parser.add_argument("--set", dest="overrides", type=key_value, action="append", default=[], metavar="PATH=VALUE",
                         help="override a plan field by its dotted path (repeatable), e.g. --set probe_seeds=[0,1] "
                              "--set studies.lost_in_space.epochs=3; recorded in the run's plan.json")
+    parser.add_argument("--model", dest="models", action="append", default=[], metavar="[ALIAS=]SPEC",
+                        help="replace the model a plan alias names (repeatable), e.g. --model blip2=hf:/ckpt/blip2; without ALIAS, the plan's only alias")
+    parser.add_argument("--data", dest="datasets", action="append", default=[], metavar="[NAME=]ADDRESS",
+                        help="replace a dataset the plan names (repeatable): a scene directory or SOURCE:ROOT, e.g. --data refcoco=refcoco:/data/refer; "
+                             "without NAME, the plan's only dataset (or its synthetic scenes)")
 
 
 def add_parser(sub) -> None:
@@ -44,6 +49,6 @@ def run(args, config: Path) -> int:
             raise UserError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    plan = Plan.from_yaml(config, args.scale, args.overrides)
+    plan = Plan.from_yaml(config, args.scale, args.overrides, args.models, args.datasets)
     run_plan(plan, args.runs, resume=not args.fresh, progress=not args.quiet, workers=args.workers, threads=args.threads or 1)
     return 0

@@ -68,7 +68,8 @@ def _verdict(claim, results, plan: Plan, missing: list[str]):
     return judge(claim, results.records, results.rows, n_resamples=plan.bootstrap)
 
 
-def write_report(directory: str | Path, plan: Plan, scenes: Path, timings: dict[str, float]) -> str:
+def write_report(directory: str | Path, plan: Plan, datasets: dict[str, Path | str], timings: dict[str, float]) -> str:
+    """``datasets``: name → dataset, as `runner.scenes_for` gives them."""
     from spatialprobe.experiments.studies import STUDIES
     from spatialprobe.report import Heading, RunResults, Table, Text, all_figures, to_html, to_markdown
     from spatialprobe.results.store import rows, to_csv
@@ -76,17 +77,19 @@ def write_report(directory: str | Path, plan: Plan, scenes: Path, timings: dict[
     directory = Path(directory)
     results = RunResults.load(directory)
     missing = missing_steps(directory)
+    scenes = next(iter(datasets.values())) if len(datasets) == 1 else None
     verdicts = [_verdict(c, results, plan, missing) for c in plan.claims]
     blocks = [Heading(f"spatialprobe run: {plan.name}", 1)]
     if missing:
         blocks.append(Text(f"**PARTIAL REPORT: {len(missing)} of the plan's steps have not finished** ({', '.join(f'`{m}`' for m in missing)}); "
                            "claims that need them are *not evaluated*. Run the same command again to finish the run."))
     blocks += [Text(_scale_note(plan)),
-              Text(f"Scenes: `{scenes}`. Machine: {platform.machine()}, {platform.system()}; per-step times at the end."),
+              Text(f"Data: {', '.join((f'{name} ' if name else '') + f'`{path}`' for name, path in datasets.items())}. "
+                   f"Machine: {platform.machine()}, {platform.system()}; per-step times at the end."),
               Heading("Headline: pre-registered claims"), claims_table(verdicts)]
     for name, options in plan.studies.items():
         study = STUDIES.get(name)
-        blocks += [Heading(study.title)] + study.section(results, options, scenes)
+        blocks += [Heading(study.title)] + study.section(results, options, scenes)  # scenes: the only dataset, or None
         mine = [v for v in verdicts if v.claim.study == name]
         if mine:
             blocks.append(Text("**Verdict.** " + " ".join(v.sentence() for v in mine)))

@@ -1,7 +1,9 @@
-"""`Plan`: a typed, validated experiment — scenes or a dataset, the lab if any, studies, seeds, pre-registered claims, scales.
+"""`Plan`: a typed, validated experiment — scenes or datasets, models, the lab if any, studies, seeds, pre-registered claims, scales.
 
 A plan file is YAML. ``scales`` holds named overrides (``quick``, ``full``) merged into the plan
-before validation, so one file states all three scales of the same experiment.
+before validation, so one file states all three scales of the same experiment. ``models`` names
+models by alias (``blip2: hf:Salesforce/blip2-opt-2.7b``): studies and claims use the alias, so one
+``--model blip2=hf:/my/checkpoint`` swaps the model everywhere and the claims still select it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -27,6 +30,70 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
+ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+"""A model alias or dataset name: no ``:`` (a spec), ``+`` or ``@`` (a lab connector)."""
+
+
+def shortcuts(d: dict, models: list[str], data: list[str], source: str) -> list[tuple[str, object]]:
+    """``--model [ALIAS=]SPEC`` and ``--data [NAME=]ADDRESS`` as ``--set`` overrides of plan ``d``.
+
+    Without a name, ``--model`` replaces the plan's only alias and ``--data`` the plan's only
+    dataset (or its synthetic scenes)."""
+    out = []
+    for flag, values, key in (("--model", models, "models"), ("--data", data, "data")):
+        for text in values:
+            name, sep, value = text.partition("=")
+            if not (sep and ALIAS.match(name)):
+                name, value = None, text
+            current = d.get(key)
+            names = sorted(current) if isinstance(current, dict) else []
+            if name is None and key == "data" and not isinstance(current, dict):
+                out += [("data", value)] + ([("scenes", {})] if d.get("scenes") else [])
+                continue
+            if name is None:
+                if len(names) != 1:
+                    raise PlanError(f"{source}: {flag} {text}: the plan has {len(names) or 'no'} {key} names"
+                                    + (f" ({', '.join(names)})" if names else "") + f"; give {flag} NAME={'SPEC' if key == 'models' else 'ADDRESS'}")
+                name = names[0]
+            if name not in names:
+                from spatialprobe.registry import nearest
+
+                near = nearest(name, names)
+                raise PlanError(f"{source}: {flag} {text}: the plan has no {key} name {name!r}" + (f"; did you mean {near!r}?" if near else "")
+                                + f" (it has: {', '.join(names) or 'none'})")
+            out.append((f"{key}.{name}", value))
+    return out
+
+
+def _substitute(d: dict, source: str) -> dict:
+    """``d`` with every model alias in the studies' model options and the claims' selectors replaced by its spec."""
+    from spatialprobe.experiments.studies import STUDIES
+
+    aliases = d.get("models") or {}
+    if not isinstance(aliases, dict):
+        raise PlanError(f"{source}: models: expected a mapping alias → spec, got {aliases!r}")
+    for alias, spec in aliases.items():
+        if not isinstance(alias, str) or not ALIAS.match(alias):
+            raise PlanError(f"{source}: models.{alias}: an alias is a letter then letters, digits, '_' or '-' (no ':', '+', '@')")
+        if not isinstance(spec, str) or spec.partition(":")[0] not in ("hf", "toy", "lab") or not spec.partition(":")[2]:
+            raise PlanError(f"{source}: models.{alias}: expected a model spec (hf:…, toy:… or lab:<connector>), got {spec!r}")
+    if not aliases:
+        return d
+    d = copy.deepcopy(d)
+    swap = lambda name: aliases.get(name, name) if isinstance(name, str) else name  # noqa: E731
+    for study, options in (d.get("studies") or {}).items():
+        if study in STUDIES.names() and isinstance(options, dict):
+            for key in STUDIES.get(study).model_options:
+                if key in options:
+                    options[key] = swap(options[key]) if isinstance(options[key], str) else [swap(m) for m in options[key]]
+    for claim in d.get("claims") or []:
+        sides = [claim.get("a"), claim.get("b")] + ([claim["control"].get("a"), claim["control"].get("floor")] if isinstance(claim.get("control"), dict) else [])
+        for side in sides:
+            if isinstance(side, dict) and "model" in side:
+                side["model"] = swap(side["model"])
+    return d
+
+
 def _settable(parents: list[str]) -> set[str] | None:
     """Keys a ``--set`` may add under ``parents`` (validated later with the plan), or None: only existing keys."""
     from spatialprobe.lab.config import LabConfig
@@ -34,6 +101,8 @@ def _settable(parents: list[str]) -> set[str] | None:
 
     if not parents:
         return {f.name for f in fields(Plan)}
+    if parents in (["models"], ["data"]):
+        return set()  # only names the plan has: --model / --data say so with the names it has
     if parents == ["scenes"]:
         return {f.name for f in fields(SyntheticConfig)}
     if parents == ["lab"]:
@@ -76,8 +145,12 @@ class Plan:
     (``qformer+coarse@contrastive``, or ``lab:…``) or any model spec (``hf:…``, ``toy:…``)."""
     scenes: dict = field(default_factory=dict)
     """`SyntheticConfig` fields of the synthetic scenes every study reads (or give ``data``)."""
-    data: str | None = None
-    """Instead of ``scenes``: a scene directory or a real dataset as ``SOURCE:ROOT?options``."""
+    data: str | dict | None = None
+    """Instead of ``scenes``: a scene directory or a real dataset as ``SOURCE:ROOT?options``, or
+    several by name (``{refcoco: "refcoco:/data/refer", vsr: "vsr:/data/vsr"}``) that studies pick
+    with their ``data`` option."""
+    models: dict = field(default_factory=dict)
+    """Alias → model spec; replaced in the studies and claims when the plan is read (see the module docstring)."""
     lab: dict = field(default_factory=dict)
     """`LabConfig` fields (without ``data``, ``cache`` and ``seed``); trained only when a study names a lab connector."""
     claims: list[Claim] = field(default_factory=list)
@@ -114,16 +187,24 @@ class Plan:
                 raise PlanError(f"lab.{key}: set by the run (scenes, cache, lab_seeds), not in the plan")
         if bool(self.scenes) == (self.data is not None):
             raise PlanError("scenes, data: give exactly one — synthetic scenes (scenes: {n: …}) or a dataset (data: DIR or SOURCE:ROOT)")
-        if self.data is not None and not isinstance(self.data, str):
-            raise PlanError(f"data: expected a scene directory or SOURCE:ROOT string, got {self.data!r}")
+        named = self.data if isinstance(self.data, dict) else {"": self.data}
+        for name, address in named.items():
+            if self.data is not None and not (isinstance(address, str) and address):
+                raise PlanError(f"data{'.' + str(name) if name else ''}: expected a scene directory or SOURCE:ROOT string, got {address!r}")
+            if name and not (isinstance(name, str) and ALIAS.match(name)):
+                raise PlanError(f"data.{name}: a dataset name is a letter then letters, digits, '_' or '-'")
+        if isinstance(self.data, dict) and not self.data:
+            raise PlanError("data: an empty mapping; name at least one dataset")
         for i, claim in enumerate(self.claims):
             if claim.study not in self.studies:
                 raise PlanError(f"claims[{i}].study: {claim.study!r} is not among the plan's studies {list(self.studies)}")
 
     @classmethod
-    def from_dict(cls, d: dict, scale: str = "default", source: str = "plan", overrides: list[tuple[str, object]] = ()) -> Plan:
-        """``overrides``: (dotted field path, value) pairs (``--set``), applied after the scale, so the
-        resolved plan — and the run's ``plan.json`` — holds them."""
+    def from_dict(cls, d: dict, scale: str = "default", source: str = "plan", overrides: list[tuple[str, object]] = (),
+                  models: list[str] = (), data: list[str] = ()) -> Plan:
+        """``overrides``: (dotted field path, value) pairs (``--set``), applied after the scale and the
+        ``models`` / ``data`` shortcuts (``--model``, ``--data``: see `shortcuts`), so the resolved plan —
+        and the run's ``plan.json`` — holds them."""
         if not isinstance(d, dict):
             raise PlanError(f"{source}: expected a mapping")
         d = dict(d)
@@ -132,8 +213,9 @@ class Plan:
             if scale not in scales:
                 raise PlanError(f"{source}: no scale {scale!r}; it has default, {', '.join(scales)}")
             d = merge(d, scales[scale])
-        for path, value in overrides:
+        for path, value in [*shortcuts(d, list(models), list(data), source), *overrides]:
             d = _override(d, path, value, source)
+        d = _substitute(d, source)
         known = {f.name for f in fields(cls)}
         for key in d:
             if key not in known:
@@ -148,14 +230,15 @@ class Plan:
             raise PlanError(f"{source}: {err}") from None
 
     @classmethod
-    def from_yaml(cls, path: str | Path, scale: str = "default", overrides: list[tuple[str, object]] = ()) -> Plan:
+    def from_yaml(cls, path: str | Path, scale: str = "default", overrides: list[tuple[str, object]] = (), models: list[str] = (),
+                  data: list[str] = ()) -> Plan:
         import yaml
 
         try:
-            data = yaml.safe_load(Path(path).read_text())
+            d = yaml.safe_load(Path(path).read_text())
         except yaml.YAMLError as err:
             raise PlanError(f"{path}: not valid YAML ({err})") from None
-        return cls.from_dict(data, scale, str(path), overrides)
+        return cls.from_dict(d, scale, str(path), overrides, models, data)
 
     @classmethod
     def from_run(cls, directory: str | Path) -> Plan:
@@ -176,5 +259,6 @@ class Plan:
 
     def fingerprint(self) -> str:
         """Hash of everything that changes results (not the label or budget)."""
-        d = {k: v for k, v in self.to_dict().items() if k not in ("label", "budget_s", "claims") and not (k == "data" and v is None)}
+        d = {k: v for k, v in self.to_dict().items() if k not in ("label", "budget_s", "claims") and not (k == "data" and v is None)
+             and not (k == "models" and not v)}  # absent fields keep earlier plans' fingerprints
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -36,8 +36,11 @@ def planned_steps(plan: Plan) -> list:
     from spatialprobe.experiments.studies._probing import is_spec
     from spatialprobe.probing.items import ProbingError
 
+    aliases = f" or aliases in models: ({', '.join(plan.models)})" if plan.models else ""
     if uses_lab(plan) and not plan.lab:
-        raise PlanError("lab: missing — a study names lab connectors, so the plan needs a lab section (or name models by spec: hf:…, toy:…)")
+        unknown = sorted({m for s, o in plan.studies.items() for m in STUDIES.get(s).models(o) if not is_spec(m)})
+        raise PlanError(f"lab: missing — studies name {unknown}, which are not model specs (hf:…, toy:…){aliases}, "
+                        "so they would be lab connectors and the plan needs a lab section")
     names = lab_names(plan) if uses_lab(plan) else []
     for study, options in plan.studies.items():
         models = STUDIES.get(study).models(options)
@@ -46,20 +49,81 @@ def planned_steps(plan: Plan) -> list:
             raise PlanError(f"studies.{study}.models: {specs}: this study trains the lab's components, so it takes lab connectors only")
         missing = [m for m in models if not is_spec(m) and m.removeprefix("lab:") not in names]
         if missing:
-            raise PlanError(f"studies.{study}.models: {missing} are not lab connectors" + (f"; the lab trains {', '.join(names)}" if names else ""))
-    ctx = RunContext(plan, Path("<run>"), Path("<scenes>"), {seed: {m: Path(f"<{m}>") for m in names} for seed in plan.lab_seeds}, progress=False)
+            raise PlanError(f"studies.{study}.models: {missing} are not lab connectors{aliases}" + (f"; the lab trains {', '.join(names)}" if names else ""))
+    datasets = dict(plan.data) if isinstance(plan.data, dict) else {"": plan.data or Path("<scenes>")}
+    if names and len(datasets) > 1:
+        raise PlanError(f"data: the lab trains on one dataset; this plan names {', '.join(datasets)}")
+    ctx = RunContext(plan, Path("<run>"), datasets, {seed: {m: Path(f"<{m}>") for m in names} for seed in plan.lab_seeds}, progress=False)
     steps = []
     for study, options in plan.studies.items():
         try:
             steps += STUDIES.get(study).steps(ctx, options)
+        except PlanError:
+            raise
         except (ProbingError, ValueError, KeyError, TypeError) as err:
             raise PlanError(f"studies.{study}: {err}") from None
     return steps
 
 
+def check_data(plan: Plan) -> None:
+    """Every dataset the plan names exists: a scene directory, or a known source whose root exists."""
+    from spatialprobe.registry import SOURCES, nearest
+    from spatialprobe.scenes.address import parse
+
+    named = plan.data if isinstance(plan.data, dict) else {"": plan.data} if plan.data else {}
+    for name, address in named.items():
+        where = f"data.{name}" if name else "data"
+        if Path(address).expanduser().is_dir():
+            if not (Path(address).expanduser() / "dataset.json").exists():
+                raise PlanError(f"{where}: {address} is a folder but not a scene dataset (no dataset.json); "
+                                "convert a real dataset with `spatialprobe data convert` or name it as SOURCE:ROOT")
+            continue
+        parsed = parse(address)
+        if parsed is None:
+            raise PlanError(f"{where}: {address}: no such scene directory, and not a SOURCE:ROOT address")
+        source, root, _ = parsed
+        if source not in SOURCES.names():
+            near = nearest(source, SOURCES.names())
+            raise PlanError(f"{where}: {address}: unknown source {source!r}" + (f"; did you mean {near!r}?" if near else "")
+                            + f" (sources: {', '.join(SOURCES.names())})")
+        if not root.is_dir():
+            raise PlanError(f"{where}: {address}: the dataset folder {root} does not exist")
+
+
+def check_models(steps: list) -> None:
+    """Every model spec a step runs loads (structure only: no weights are read) and has the sites the
+    step reads; the joint protocol's models declare a trainable connector."""
+    from spatialprobe.experiments.studies._probing import is_spec
+    from spatialprobe.models import ModelLoadError, UnknownSiteError
+    from spatialprobe.models.loading import load_structure
+    from spatialprobe.models.sites import expand
+
+    loaded = {}
+    for step in steps:
+        config = step.kwargs.get("config", {})
+        spec = config.get("model")
+        if not (isinstance(spec, str) and is_spec(spec)) or str(config.get("name", "")).startswith("lab:"):
+            continue
+        if spec not in loaded:
+            try:
+                loaded[spec] = load_structure(spec)
+            except ModelLoadError as err:
+                raise PlanError(f"{step.id}: {err}") from None
+        adapter = loaded[spec]
+        if "joint" in config.get("protocols", []) and adapter.card.trainable is None:
+            raise PlanError(f"{step.id}: protocols: joint — {spec}: the {adapter.card.family} card declares no trainable connector")
+        try:
+            expand(config.get("sites", []), adapter.sites(), spec)
+        except UnknownSiteError as err:
+            raise PlanError(f"{step.id}: {err}") from None
+
+
 def resolve(plan: Plan) -> Produces:
     """Check the plan (see the module docstring); returns what its steps will write."""
-    produces = Produces([o for step in planned_steps(plan) for o in step.outline])
+    steps = planned_steps(plan)
+    check_data(plan)
+    check_models(steps)
+    produces = Produces([o for step in steps for o in step.outline])
     for i, claim in enumerate(plan.claims):
         sides = [("a", claim.a, claim.metric), ("b", claim.b, claim.metric)]
         if claim.control is not None:

@@ -26,33 +26,44 @@ from spatialprobe.scenes.files import cache_root
 
 @dataclass
 class RunContext:
-    """What a study's steps may read: the plan, the scenes and the lab models of every lab seed."""
+    """What a study's steps may read: the plan, its datasets and the lab models of every lab seed."""
 
     plan: Plan
     directory: Path
-    scenes: Path | str
+    datasets: dict[str, Path | str]
+    """Name → dataset (a directory or ``SOURCE:ROOT``); the one dataset of a plan with ``scenes`` or a
+    single ``data`` is named ``""``."""
     models: dict[int, dict[str, Path]]
     progress: bool = True
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def scenes(self) -> Path | str:
+        """The plan's only dataset (the lab-training studies read one)."""
+        if len(self.datasets) != 1:
+            from spatialprobe.experiments.plan import PlanError
 
-def scenes_for(plan: Plan, progress: bool = True) -> Path | str:
-    """The plan's dataset as given (a directory or ``SOURCE:ROOT``), or its synthetic scenes, built once
-    per config into the cache."""
+            raise PlanError(f"data: the lab trains on one dataset; this plan names {', '.join(self.datasets)}")
+        return next(iter(self.datasets.values()))
+
+
+def scenes_for(plan: Plan, progress: bool = True) -> dict[str, Path | str]:
+    """The plan's datasets as given (directories or ``SOURCE:ROOT``) by name, or its synthetic scenes,
+    built once per config into the cache (see `RunContext.datasets`)."""
     from spatialprobe.features.key import content_key
     from spatialprobe.scenes.sources.synthetic import SyntheticConfig, build
 
     if plan.data is not None:
-        return plan.data
+        return dict(plan.data) if isinstance(plan.data, dict) else {"": plan.data}
 
     cfg = SyntheticConfig(**plan.scenes)
     out = cache_root() / "scenes" / content_key(cfg.to_dict())
     if not (out / "dataset.json").exists():
         build(cfg, out, progress=progress)
-    return out
+    return {"": out}
 
 
-def lab_models(plan: Plan, scenes: Path, progress: bool = True, workers: int | None = None, threads: int = 1) -> dict[int, dict[str, Path]]:
+def lab_models(plan: Plan, datasets: dict[str, Path], progress: bool = True, workers: int | None = None, threads: int = 1) -> dict[int, dict[str, Path]]:
     """Train (or reuse) the plan's lab for each lab seed (its study models were checked by `resolve`);
     nothing when no study names a lab connector."""
     from spatialprobe.experiments.resolve import uses_lab
@@ -61,6 +72,7 @@ def lab_models(plan: Plan, scenes: Path, progress: bool = True, workers: int | N
 
     if not uses_lab(plan):
         return {}
+    (scenes,) = datasets.values()  # `resolve` refused a lab with several datasets
     return {seed: train_lab(LabConfig.from_dict({**plan.lab, "data": str(scenes), "seed": seed}), progress=progress, workers=workers, threads=threads).checkpoints
             for seed in plan.lab_seeds}
 
@@ -183,15 +195,15 @@ def run_plan(plan: Plan, runs: str | Path = "runs", *, resume: bool = True, prog
     resolve(plan)  # every claim, study option and model against what the plan will produce, before any work
     directory, resumed = run_directory(plan, runs, resume)
     say(f"{'continuing' if resumed else 'run folder'}: {directory}")
-    scenes = scenes_for(plan, progress)
+    datasets = scenes_for(plan, progress)
     setup_s = time.perf_counter() - start
-    models = lab_models(plan, scenes, progress, workers, threads)
+    models = lab_models(plan, datasets, progress, workers, threads)
     lab_s = time.perf_counter() - start - setup_s
-    ctx = RunContext(plan, directory, scenes, models, progress)
+    ctx = RunContext(plan, directory, datasets, models, progress)
     run_steps(ctx, say, workers, threads)
     timings = {"scenes": setup_s, "lab (this session)": lab_s, **step_timings(directory)}
     timings["total (this session)"] = time.perf_counter() - start
     (directory / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
-    say(write_report(directory, plan, scenes, timings))
+    say(write_report(directory, plan, datasets, timings))
     (directory / FINISHED).write_text(json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "steps": len(step_timings(directory))}) + "\n")
     return directory

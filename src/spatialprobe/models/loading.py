@@ -73,6 +73,16 @@ def load_model(
     return _load_hf(spec, target, dtype, device, trust_remote_code, random_init, options)
 
 
+def load_structure(spec: str) -> Adapter:
+    """The model's architecture behind the interface on the meta device — sites, card, geometry —
+    without reading its weights (a plan's models are checked with it before any work)."""
+    scheme, target = parse_spec(spec)
+    if scheme == "toy":
+        return _load_toy(spec, target, "float32", "cpu", False)
+    target, options = target.partition("?")[0], _options(spec, target.partition("?")[2])
+    return _load_hf(spec, target, "float32", "cpu", False, False, options, structure_only=True)
+
+
 def _options(spec: str, query: str) -> dict[str, str]:
     """``hf:<id>?name=value&…``: a family's model options (InstructBLIP's ``instruction``)."""
     from urllib.parse import parse_qsl
@@ -119,7 +129,8 @@ def card_for(model_type: str) -> Card:
     return supported[model_type]
 
 
-def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code: bool, random_init: bool, options: dict) -> Adapter:
+def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code: bool, random_init: bool, options: dict,
+             structure_only: bool = False) -> Adapter:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import transformers
     from transformers import AutoConfig
@@ -148,12 +159,15 @@ def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code:
         if required and name not in options:
             raise ModelLoadError(f"{spec}: {card.family} needs ?{name}=… — {meaning}")
     cls = getattr(transformers, model_class(card, config))
-    try:
-        model = cls.from_pretrained(
-            target, dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust_remote_code
-        )
-    except OSError as err:
-        raise ModelLoadError(f"{spec}: {err} (only safetensors weights are loaded)") from None
+    if structure_only:
+        with torch.device("meta"):
+            model = cls._from_config(config)
+        device = "meta"
+    else:
+        try:
+            model = cls.from_pretrained(target, dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust_remote_code)
+        except OSError as err:
+            raise ModelLoadError(f"{spec}: {err} (only safetensors weights are loaded)") from None
     if random_init:
         with torch.random.fork_rng():
             torch.manual_seed(RANDOM_INIT_SEED)

@@ -38,10 +38,18 @@ class Study:
     """``steps(ctx, options) -> list[Step]``."""
     section: Callable
     """``section(results, options, scenes) -> list of report blocks`` (`spatialprobe.report`)."""
-    models: Callable[[dict], list[str]] = lambda options: list(options.get("models", []))
-    """The lab models (``qformer+coarse@contrastive``) a study's options name."""
     options: tuple[str, ...] = ("models",)
     """The option names it reads: any other is refused when the plan is parsed."""
+    model_options: tuple[str, ...] = ("models",)
+    """The options that name models (a list, or one name): where a plan's ``models`` aliases are replaced by their specs."""
     any_model: bool = False
-    """Whether its ``models`` may be any model spec (probing studies), or only lab connectors (studies
+    """Whether its models may be any model spec (probing studies), or only lab connectors (studies
     that train the lab's components)."""
+
+    def models(self, options: dict) -> list[str]:
+        """Every model its options name, in order, each once."""
+        named = []
+        for key in self.model_options:
+            value = options.get(key, [])
+            named += [value] if isinstance(value, str) else list(value)
+        return list(dict.fromkeys(named))

@@ -32,9 +32,32 @@ def run_probe(directory, config: dict) -> None:
     run({**config, "out": str(directory)}, progress=False)
 
 
-def probe_step(ctx, study: str, model: str, seed: int | None, weight: float = 1.0, **config) -> Step:
-    """Probe ``model``: a lab connector of lab seed ``seed`` (records name ``lab:<connector>``, the step
-    the seed), or a model spec (``seed`` None; records and step name the spec)."""
+def dataset(ctx, study: str, options: dict, task: str | None = None):
+    """The dataset a probing study reads: its ``data`` option names one of the plan's datasets (or a
+    mapping task → name); a plan with one dataset needs no option."""
+    from spatialprobe.experiments.plan import PlanError
+    from spatialprobe.registry import nearest
+
+    chosen = options.get("data")
+    if isinstance(chosen, dict):
+        chosen = chosen.get(task)
+    names = [n for n in ctx.datasets if n]
+    if chosen is None:
+        if len(ctx.datasets) == 1:
+            return next(iter(ctx.datasets.values()))
+        raise PlanError(f"studies.{study}.data: the plan names datasets {', '.join(names)}: say which one"
+                        + (f" {task} reads" if task else " this study reads") + " (data: NAME, or data: {task: NAME})")
+    if chosen not in names:
+        near = nearest(str(chosen), names)
+        raise PlanError(f"studies.{study}.data: {chosen!r} is not one of the plan's datasets" + (f"; did you mean {near!r}?" if near else "")
+                        + (f" (it names {', '.join(names)})" if names else " (the plan gives one unnamed dataset: leave data out)"))
+    return ctx.datasets[chosen]
+
+
+def probe_step(ctx, study: str, model: str, seed: int | None, weight: float = 1.0, data=None, **config) -> Step:
+    """Probe ``model`` on ``data`` (default: the plan's only dataset): a lab connector of lab seed
+    ``seed`` (records name ``lab:<connector>``, the step the seed), or a model spec (``seed`` None;
+    records and step name the spec)."""
     from spatialprobe.probing.config import ProbeConfig
     from spatialprobe.probing.outline import outline
 
@@ -43,7 +66,7 @@ def probe_step(ctx, study: str, model: str, seed: int | None, weight: float = 1.
     else:
         name = model.removeprefix("lab:")
         spec, step_id = f"toy:{ctx.models[seed][name]}", f"{study}/{name}/lab{seed}"
-    config = {"model": spec, "name": record_model(model), "data": str(ctx.scenes), "seeds": ctx.plan.probe_seeds,
+    config = {"model": spec, "name": record_model(model), "data": str(ctx.scenes if data is None else data), "seeds": ctx.plan.probe_seeds,
               "bootstrap": ctx.plan.bootstrap, "controls": [], **config}
     # a spec's weights and a dataset directory are not content-keyed: such a step is never reused from the step cache
     reusable = not is_spec(model) and ctx.plan.data is None

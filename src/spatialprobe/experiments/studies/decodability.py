@@ -9,7 +9,7 @@ a claim about shapes downstream; the random encoder is the floor.
 from __future__ import annotations
 
 from spatialprobe.experiments.studies._base import STUDIES, Study
-from spatialprobe.experiments.studies._probing import probe_step, runs
+from spatialprobe.experiments.studies._probing import dataset, probe_step, runs
 
 ATTRIBUTES = ["category", "colour"]
 
@@ -18,7 +18,7 @@ def steps(ctx, options: dict) -> list:
     tasks = [{"name": "object_identity", "attribute": a} for a in options.get("attributes", ATTRIBUTES)]
     return [
         probe_step(ctx, "decodability", model, seed, sites=options.get("sites", ["vision.out"]), tasks=tasks, pools=[options.get("pool", "object_mean")],
-                   probes=[options.get("probe", "ridge")])
+                   probes=[options.get("probe", "ridge")], data=dataset(ctx, "decodability", options))
         for model, seed in runs(ctx, options["models"])
     ]
 
@@ -42,11 +42,14 @@ def section(results, options: dict, scenes) -> list:
         sizes = groups_of(records, results.rows, "size")
         by_size = " · ".join(f"{v} {fmt(results.pooled(records, 'accuracy', group=('size', v)))}" for v in sizes)
         rows.append([enc, attribute, site, fmt(results.pooled(records, "accuracy")), by_size, str(len(records))])
-    return [Text("A ridge probe reads each object's category (shape) and colour from the mean of its own patch tokens: the encoder's side of "
-                 "every positive control. The random encoder is the floor; chance is 1/6 for shape and 1/8 for colour. Seeds pooled."),
+    probes = sorted({r.probe for r in results.of("decodability")}) or [options.get("probe", "ridge")]
+    attributes = sorted({row[1] for row in per_seed}) or options.get("attributes", ATTRIBUTES)
+    return [Text(f"A {' / '.join(probes)} probe reads each object's {', '.join(attributes)} from the `{options.get('pool', 'object_mean')}` "
+                 "pool of its own patch tokens: the encoder's side of every positive control (in the lab, category is the shape). "
+                 "An untrained encoder (the lab's random one) is the floor; chance is 1 / the number of classes. Seeds pooled."),
             Table(["encoder", "attribute", "site", "accuracy [95% CI]", "by object size", "seeds"], rows),
             Details("Per seed", [Table(["encoder", "attribute", "site", "accuracy [95% CI]", "seeds"], per_seed)])]
 
 
 STUDIES.register("decodability", Study("decodability", "Positive control: what each encoder's object tokens carry", steps, section,
-                                      options=("models", "sites", "attributes", "pool", "probe"), any_model=True))
+                                      options=("models", "sites", "attributes", "pool", "probe", "data"), any_model=True))

@@ -16,4 +16,5 @@ def section(results, options: dict, scenes) -> list:
     return [note] + lost_in_space.section(results, options, scenes, study="fix")
 
 
-STUDIES.register("fix", Study("fix", "The fix: object-aware connectors", steps, section, options=lost_in_space.OPTIONS))
+STUDIES.register("fix", Study("fix", "The fix: object-aware connectors", steps, section, options=lost_in_space.OPTIONS,
+                                  model_options=("models", "references")))

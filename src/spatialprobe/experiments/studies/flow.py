@@ -7,7 +7,7 @@ information cannot.
 from __future__ import annotations
 
 from spatialprobe.experiments.studies._base import STUDIES, Study
-from spatialprobe.experiments.studies._probing import probe_step, runs
+from spatialprobe.experiments.studies._probing import dataset, probe_step, runs
 
 SITES = ["vision.layer.*", "connector.out", "lm.layer.*"]
 STAGES = ("vision", "connector", "lm")
@@ -16,7 +16,8 @@ STAGES = ("vision", "connector", "lm")
 def steps(ctx, options: dict) -> list:
     return [
         probe_step(ctx, "flow", model, seed, sites=options.get("sites", SITES), tasks=[options.get("task", "region_cell")],
-                   pools=[options.get("pool", "all")], probes=[options.get("probe", "attention_pool")], neural=options.get("neural", {}))
+                   pools=[options.get("pool", "all")], probes=[options.get("probe", "attention_pool")], neural=options.get("neural", {}),
+                   controls=options.get("controls", []), data=dataset(ctx, "flow", options))
         for model, seed in runs(ctx, options["models"])
     ]
 
@@ -51,4 +52,4 @@ def section(results, options: dict, scenes) -> list:
     ]
 
 
-STUDIES.register("flow", Study("flow", "Pipeline flow", steps, section, options=("models", "sites", "task", "probe", "pool", "neural"), any_model=True))
+STUDIES.register("flow", Study("flow", "Pipeline flow", steps, section, options=("models", "sites", "task", "probe", "pool", "neural", "controls", "data"), any_model=True))

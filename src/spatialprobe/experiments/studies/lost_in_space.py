@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from spatialprobe.experiments.studies._base import STUDIES, Study
-from spatialprobe.experiments.studies._probing import probe_step, record_model, runs
+from spatialprobe.experiments.studies._probing import dataset, probe_step, record_model, runs
 
 TASKS = ["referring_box", "region_cell", "relation"]
 PROBES = {"relation": "relational"}
 """Each task's probe unless the options say otherwise: relation needs one that binds two objects."""
 ORDER = ["frozen", "joint", "joint − frozen", "upper reference", "capacity-matched frozen", "joint from random", "blind", "control task"]
 EXAMPLES = 8
-OPTIONS = ("models", "tasks", "references", "reference_tasks", "joint", "probe", "probes", "neural", "text")
+OPTIONS = ("models", "tasks", "references", "reference_tasks", "joint", "probe", "probes", "neural", "text", "data")
 
 
 def probe_of(options: dict, task: str) -> str:
@@ -35,12 +35,13 @@ def steps(ctx, options: dict, study: str = "lost_in_space") -> list:
     return [
         probe_step(ctx, f"{study}/{task}", model, seed, sites=["connector.in", "connector.out"], tasks=[task], pools=["all"],
                    probes=[probe_of(options, task)], protocols=["joint"], joint=joint_of(options, task), neural=options.get("neural", {}),
-                   text=options.get("text", "minilm"), weight=4.0 if "joint" in joint_of(options, task).get("conditions", ["joint"]) else 2.0)
+                   text=options.get("text", "minilm"), weight=4.0 if "joint" in joint_of(options, task).get("conditions", ["joint"]) else 2.0,
+                   data=dataset(ctx, study, options, task))
         for model, seed in runs(ctx, options["models"])
         for task in options.get("tasks", TASKS)
     ] + [
         probe_step(ctx, f"{study}/{task}", model, seed, sites=["connector.out"], tasks=[task], pools=["all"], probes=[probe_of(options, task)],
-                   neural=options.get("neural", {}), text=options.get("text", "minilm"))
+                   neural=options.get("neural", {}), text=options.get("text", "minilm"), data=dataset(ctx, study, options, task))
         for model, seed in runs(ctx, options.get("references", []))
         for task in options.get("reference_tasks", ["referring_box"])
     ]
@@ -132,17 +133,18 @@ def _bars(results, study: str, models: list[str]):
                   "Each condition's headline metric with its 95% CI (first lab and probe seed); the upper reference reads the connector's input.")
 
 
-def _examples(results, study: str, model: str, scenes):
+def _examples(results, study: str, model: str):
     """Test scenes with the referent's true box and the frozen and joint probes' boxes."""
     from spatialprobe.report import Figure
     from spatialprobe.report.figures import scenes_with_boxes
     from spatialprobe.scenes import SceneDataset
+    from spatialprobe.scenes.address import resolve
 
     picks = {c: results.of(study, model=record_model(model), task="referring_box", control=c) for c in ("frozen", "joint")}
     if not all(picks.values()):
         return None
     rows = {c: {(row["scene"], row["item"]): row for row in results.rows(recs[0])} for c, recs in picks.items()}
-    dataset = SceneDataset(scenes)
+    dataset = SceneDataset(resolve(picks["frozen"][0].config["data"]))  # the dataset the records were measured on
     by_id = {s.id: s for s in dataset.scenes("test")}
     panels = []
     for key in list(rows["frozen"])[:EXAMPLES]:
@@ -167,9 +169,9 @@ def section(results, options: dict, scenes, study: str = "lost_in_space") -> lis
                    "type the control labels are keyed to, so a probe learns them from the text alone."),
               _table(results, study, models), *_breakdowns(results, study, models), _bars(results, study, models),
               Details("Per seed, with each run's paired joint − frozen difference", [_per_seed(results, study, models)])]
-    example = _examples(results, study, models[0], scenes)
+    example = _examples(results, study, models[0])
     return blocks + ([example] if example else [])
 
 
 STUDIES.register("lost_in_space", Study("lost_in_space", "Lost in Space: frozen vs joint", steps, section, options=OPTIONS,
-                                        models=lambda o: list(o.get("models", [])) + list(o.get("references", [])), any_model=True))
+                                        model_options=("models", "references"), any_model=True))

@@ -92,4 +92,5 @@ def section(results, options: dict, scenes) -> list:
     return blocks + ([overlay] if overlay else [])
 
 
-STUDIES.register("pixel", Study("pixel", "PixelLLM: a location for every word", steps, section, options=("models", "head_only", "epochs", "box_epochs")))
+STUDIES.register("pixel", Study("pixel", "PixelLLM: a location for every word", steps, section, options=("models", "head_only", "epochs", "box_epochs"),
+                                      model_options=("models", "head_only")))
