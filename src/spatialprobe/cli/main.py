@@ -46,6 +46,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         "spatialprobe.lab.config": "LabConfigError",
         "spatialprobe.experiments.plan": "PlanError",
         "spatialprobe.scenes.sources._real": "SourceError",
+        "spatialprobe.executors": "ExecutorError",
     }
     errors += [getattr(sys.modules[m], name) for m, name in lazy.items() if m in sys.modules]
     return (*errors, FileExistsError, FileNotFoundError)

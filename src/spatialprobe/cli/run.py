@@ -19,6 +19,11 @@ def add_scale_arguments(parser) -> None:
                         "(default: $SPATIALPROBE_WORKERS, else one per core, at most 2; 1 = everything in this process)")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch threads per worker (default 1; with --workers 1, torch's default)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--executor", choices=("local", "ray", "slurm"), default="local",
+                        help="where the plan's steps run: this machine's worker pool (default), a Ray cluster ($RAY_ADDRESS, else a local Ray), "
+                             "or Slurm job arrays via submitit; results are identical to a sequential run")
+    parser.add_argument("--executor-option", dest="executor_options", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                        help="passed to ray.init (address=…) or to submitit's update_parameters (timeout_min=240, slurm_partition=gpu, cluster=local, …)")
     parser.add_argument("--set", dest="overrides", type=key_value, action="append", default=[], metavar="PATH=VALUE",
                         help="override a plan field by its dotted path (repeatable), e.g. --set probe_seeds=[0,1] "
                              "--set studies.lost_in_space.epochs=3; recorded in the run's plan.json")
@@ -50,5 +55,6 @@ def run(args, config: Path) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     plan = Plan.from_yaml(config, args.scale, args.overrides, args.models, args.datasets)
-    run_plan(plan, args.runs, resume=not args.fresh, progress=not args.quiet, workers=args.workers, threads=args.threads or 1)
+    run_plan(plan, args.runs, resume=not args.fresh, progress=not args.quiet, workers=args.workers, threads=args.threads or 1,
+             executor=args.executor, executor_options=dict(args.executor_options))
     return 0

@@ -150,11 +150,14 @@ def _run_step(step, final: str) -> float:
     return seconds
 
 
-def run_steps(ctx: RunContext, say=print, workers: int | None = None, threads: int = 1) -> None:
-    """Every study's steps; finished steps are skipped, the others run side by side on the worker
-    pool (`spatialprobe.workers`: each step is independent and writes only its own folder)."""
+def run_steps(ctx: RunContext, say=print, workers: int | None = None, threads: int = 1, executor: str = "local",
+              executor_options: dict | None = None) -> None:
+    """Every study's steps; finished steps are skipped, the others run side by side on ``executor``
+    (`spatialprobe.executors`: the local worker pool, Ray or Slurm; each step is independent and
+    writes only its own folder)."""
+    from spatialprobe.executors import run
     from spatialprobe.experiments.studies import STUDIES
-    from spatialprobe.workers import Job, default_workers, run
+    from spatialprobe.workers import Job, default_workers
 
     steps = [s for name, options in ctx.plan.studies.items() for s in STUDIES.get(name).steps(ctx, options)]
     if (workers or default_workers()) > 1:
@@ -175,8 +178,9 @@ def run_steps(ctx: RunContext, say=print, workers: int | None = None, threads: i
         say(f"[{len(finished)}/{len(todo)}] {job.name}: " + (f"{seconds:.0f} s" if seconds else "cached"))
 
     if todo:
-        say(f"{len(todo)} steps on {min(len(todo), workers or default_workers())} worker(s)")
-    run(todo, workers, threads, done=done, waiting=lambda s: say(f"  … {len(finished)}/{len(todo)} steps done, the others still running ({s:.0f} s)"))
+        say(f"{len(todo)} steps on {min(len(todo), workers or default_workers())} worker(s)" + (f" ({executor})" if executor != "local" else ""))
+    run(todo, executor, workers, threads, done=done, waiting=lambda s: say(f"  … {len(finished)}/{len(todo)} steps done, the others still running ({s:.0f} s)"),
+        options=executor_options, folder=ctx.directory / "executor")
 
 
 def step_timings(directory: Path) -> dict[str, float]:
@@ -185,14 +189,18 @@ def step_timings(directory: Path) -> dict[str, float]:
 
 
 def run_plan(plan: Plan, runs: str | Path = "runs", *, resume: bool = True, progress: bool = True, say=print, workers: int | None = None,
-             threads: int = 1) -> Path:
+             threads: int = 1, executor: str = "local", executor_options: dict | None = None) -> Path:
     """Run ``plan`` end to end and write its report; returns the run folder. Independent lab stages
-    and steps run on ``workers`` processes of ``threads`` torch threads (`spatialprobe.workers`)."""
+    run on ``workers`` local processes of ``threads`` torch threads (`spatialprobe.workers`), the
+    steps on ``executor`` (`spatialprobe.executors`) with as many workers."""
     from spatialprobe.experiments.document import write_report
     from spatialprobe.experiments.resolve import resolve
 
     start = time.perf_counter()
     resolve(plan)  # every claim, study option and model against what the plan will produce, before any work
+    from spatialprobe.executors import check
+
+    check(executor, executor_options)
     directory, resumed = run_directory(plan, runs, resume)
     say(f"{'continuing' if resumed else 'run folder'}: {directory}")
     datasets = scenes_for(plan, progress)
@@ -200,7 +208,7 @@ def run_plan(plan: Plan, runs: str | Path = "runs", *, resume: bool = True, prog
     models = lab_models(plan, datasets, progress, workers, threads)
     lab_s = time.perf_counter() - start - setup_s
     ctx = RunContext(plan, directory, datasets, models, progress)
-    run_steps(ctx, say, workers, threads)
+    run_steps(ctx, say, workers, threads, executor, executor_options)
     timings = {"scenes": setup_s, "lab (this session)": lab_s, **step_timings(directory)}
     timings["total (this session)"] = time.perf_counter() - start
     (directory / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
