@@ -87,7 +87,6 @@ PAIRED_CATEGORIES = [{"id": i, "name": n, "supercategory": ""} for i, n in ((17,
 
 def paired_coco(root: Path, n: int = 48) -> Path:
     """COCO instances and captions whose images hold one of cat / dog and one of bench / bed / couch / chair (2406.09067's task 0)."""
-    rng = np.random.default_rng(3)
     (root / "annotations").mkdir(parents=True)
     for split, count in (("train", n), ("val", n // 3)):
         images, anns, caps = [], [], []

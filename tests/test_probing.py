@@ -168,8 +168,8 @@ def test_the_control_task_is_memorisable_and_not_readable_from_noise():
 
 
 def test_baselines_and_task_metrics_are_the_names_plans_are_checked_against():
-    """`BASELINES` and each task's ``metric_names`` are what a plan's claims resolve against before a run."""
-    from spatialprobe.probing.controls import BASELINES, baselines
+    """Each kind's ``baselines_named`` and each task's ``metric_names`` are what a plan's claims resolve against before a run."""
+    from spatialprobe.probing import kinds
     from spatialprobe.probing.items import Items
 
     n = 12
@@ -177,7 +177,7 @@ def test_baselines_and_task_metrics_are_the_names_plans_are_checked_against():
     for kind, target in (("classification", np.arange(n) % 3), ("multilabel", np.eye(3)[np.arange(n) % 3]), ("regression", np.full((n, 4), 0.5))):
         items = Items(scene_id=np.arange(n).astype(str), item_id=np.zeros(n).astype(str), split=split, scene_row=np.arange(n), target=target,
                       control_key=[f"c{i % 2}/x" for i in range(n)])
-        assert tuple(baselines(kind, items.of("probe_train"), items.of("test"))) == BASELINES[kind]
+        assert tuple(kinds.of(kind).baselines(items.of("probe_train"), items.of("test"))) == kinds.of(kind).baselines_named
         for name in TASKS.names():
             task = TASKS.get(name)
             if task.kind == kind:
@@ -351,3 +351,53 @@ def test_an_existing_output_is_refused_and_force_replaces_it_only_when_complete(
     array.flush()
     with pytest.raises(StoreError, match="the store failed verification(.|\n)*store verify --repair"):
         run({**config, "out": str(tmp_path / "run2")}, progress=False)
+
+
+def test_a_task_kind_is_its_name_with_its_behaviour(tmp_path):
+    """One object per kind (`probing.kinds`): probes hold it, configs and saved probes hold the plain name."""
+    import json
+
+    from spatialprobe.probing import kinds
+
+    c = kinds.of("classification")
+    assert c == "classification" and json.dumps({"kind": c}) == '{"kind": "classification"}'
+    classes = c.classes(np.array([3, 1, 3]))
+    np.testing.assert_array_equal(c.labels(np.array([[0.2, 0.8], [0.9, 0.1]]), classes), [3, 1])
+    assert c.least_squares_targets([1, 3], classes).tolist() == [[1, 0], [0, 1]] and c.sweep_targets([3, 7], classes).tolist() == [1, 2]
+    with pytest.raises(ProbingError, match="single class"):
+        c.classes(np.array([2, 2]))
+    with pytest.raises(ProbingError, match="unknown task kind 'regresion'"):
+        kinds.of("regresion")
+    y = np.array([[0.1, 0.2], [0.5, 0.9], [0.3, 0.4]])
+    assert kinds.of("regression").score(y, y) == 1.0 and kinds.of("regression").score(np.tile(y.mean(0), (3, 1)), y) == 0.0
+    assert kinds.of("multilabel").labels(np.array([[0.6, 0.4]]), None).tolist() == [[1.0, 0.0]]
+    probe = PROBES.get("ridge")("classification").fit(np.eye(4)[[0, 1, 2, 3] * 5], np.array([0, 1, 0, 1] * 5), np.eye(4)[[0, 1]], np.array([0, 1]))
+    assert probe.kind is kinds.of("classification") and json.loads((probe.save(tmp_path / "p") / "probe.json").read_text())["kind"] == "classification"
+    assert PROBES.get("ridge").load(tmp_path / "p").kind is kinds.of("classification")
+
+
+def test_fit_probe_on_a_store_gives_the_records_of_a_probe_run_and_writes_nothing(tmp_path):
+    """The notebook path (`spatialprobe.fit_probe`) is the protocol itself: same metrics and
+    predictions as `run` on the same store, one site of several, in memory; the wrong dataset is refused."""
+    import spatialprobe
+    from spatialprobe.features import MemoryStore, list_stores
+    from spatialprobe.results import ResultStore
+
+    data = build(SyntheticConfig(n=160, seed=8), tmp_path / "scenes", workers=1, progress=False)
+    config = {"model": "toy:tiny-qformer", "data": str(data), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"), "sites": ["vision.out", "connector.out"],
+              "tasks": ["region_cell"], "pools": ["mean"], "probes": ["ridge"], "controls": ["blind", "control_task", "baselines"], "bootstrap": 100, "min_train": 10}
+    expected = [r for r in run(config, progress=False) if r.site in ("connector.out", None)]
+    (entry,) = list_stores(tmp_path / "st")
+    store = MemoryStore(FeatureStore(entry["dir"]))
+    fitted = spatialprobe.fit_probe(store, data, "connector.out", "region_cell", controls=["blind", "control_task", "baselines"], bootstrap=100, min_train=10)
+    got = fitted.records()
+    assert [(r.probe, r.condition["control"]) for r in got] == [(r.probe, r.condition["control"]) for r in expected]
+    for a, b in zip(got, expected):
+        assert {k: v.to_json() for k, v in a.metrics.items()} == {k: v.to_json() for k, v in b.metrics.items()}
+    assert fitted.predictions(got[-1]) == ResultStore(tmp_path / "run" / "results").predictions(expected[-1])
+    assert set(fitted.to_frame()["condition.control"]) == {"none", "blind", "baseline"}  # no control task on a text-conditioned task
+    other = build(SyntheticConfig(n=160, seed=9), tmp_path / "other", workers=1, progress=False)
+    with pytest.raises(ProbingError, match="not the dataset this store was extracted from"):
+        spatialprobe.fit_probe(store, other, "connector.out", "region_cell")
+    with pytest.raises(ProbingError, match="the store has no site 'lm.out'; it has vision.out, connector.out"):
+        spatialprobe.fit_probe(store, data, "lm.out", "region_cell")

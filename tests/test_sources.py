@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from spatialprobe.cli.main import main
 from spatialprobe.registry import SOURCES
 from spatialprobe.scenes import SceneDataset
 from spatialprobe.scenes.sources._real import SourceError
 
-from dataset_fixtures import CATEGORIES, annotation, coco_image, coco_instances, paired_coco, refcoco, vsr, write_image
+from dataset_fixtures import annotation, coco_image, coco_instances, paired_coco, refcoco, vsr, write_image
 
 @pytest.fixture()
 def coco(tmp_path) -> Path:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from spatialprobe.probing import ProbingError
-from spatialprobe.probing.controls import collapse
+from spatialprobe.probing.kinds import of as kind
 from spatialprobe.probing.probes._attention import SceneAttention, positions
 from spatialprobe.probing.probes._neural import Inputs
 from spatialprobe.probing.protocol import fit_and_predict
@@ -108,7 +108,7 @@ def test_token_probes_never_see_test_rows(name):
 def test_collapsed_predictions_are_named():
     rng = np.random.default_rng(0)
     target = np.column_stack([rng.random(100), rng.random(100), np.full(100, 0.2), np.full(100, 0.2)])
-    assert "mean-box basin" in collapse("regression", np.tile(target.mean(0), (100, 1)) + 1e-4 * rng.random((100, 4)), target)
-    assert collapse("regression", target + 0.01 * rng.random((100, 4)), target) is None
+    assert "mean-box basin" in kind("regression").collapse(np.tile(target.mean(0), (100, 1)) + 1e-4 * rng.random((100, 4)), target)
+    assert kind("regression").collapse(target + 0.01 * rng.random((100, 4)), target) is None
     labels = rng.integers(0, 4, 100)
-    assert collapse("classification", np.zeros(100, int), labels) and collapse("classification", labels, labels) is None
+    assert kind("classification").collapse(np.zeros(100, int), labels) and kind("classification").collapse(labels, labels) is None

@@ -3,9 +3,10 @@
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):
-    if name == "probe":  # spatialprobe.probe(...): the probing API, imported on first use
-        from spatialprobe.probing.protocol import probe
+from spatialprobe.lazy import exports
 
-        return probe
-    raise AttributeError(f"module 'spatialprobe' has no attribute {name!r}")
+__getattr__, __all__ = exports(__name__, {
+    "probe": "spatialprobe.probing.protocol", "fit_probe": "spatialprobe.probing.protocol", "load_model": "spatialprobe.models.loading",
+    "wrap": "spatialprobe.models.wrapping", "in_memory": "spatialprobe.features.memory", "to_frame": "spatialprobe.results.store",
+})
+"""The notebook API (docs/walkthrough.md), imported on first use."""

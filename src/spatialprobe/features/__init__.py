@@ -6,6 +6,8 @@ _EXPORTS = {
     "extract": "spatialprobe.features.extraction",
     "ExtractionError": "spatialprobe.features.extraction",
     "FeatureStore": "spatialprobe.features.reader",
+    "MemoryStore": "spatialprobe.features.memory",
+    "in_memory": "spatialprobe.features.memory",
     "verify": "spatialprobe.features.reader",
     "list_stores": "spatialprobe.features.reader",
     "StoreError": "spatialprobe.features.store",

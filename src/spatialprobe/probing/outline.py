@@ -10,7 +10,7 @@ from spatialprobe.results.outline import Outline
 
 
 def outline(cfg: ProbeConfig) -> list[Outline]:
-    from spatialprobe.probing.controls import BASELINES
+    from spatialprobe.probing import kinds
     from spatialprobe.probing.protocol import STRUCTURE_METRICS, joint_plan
     from spatialprobe.registry import PROBES, TASKS
 
@@ -24,7 +24,7 @@ def outline(cfg: ProbeConfig) -> list[Outline]:
             metrics = list(task.metric_names) + (["selectivity"] if "control_task" in controls else [])
             out.append(Outline.of(**common, site=cfg.sites, probe=cfg.probes, protocol="frozen", control=controls, pool=cfg.pools, metrics=metrics, seed=cfg.seeds))
             if "baselines" in cfg.controls:
-                out.append(Outline.of(**common, site=None, probe=[f"baseline:{b}" for b in BASELINES[task.kind]], protocol="frozen", control="baseline",
+                out.append(Outline.of(**common, site=None, probe=[f"baseline:{b}" for b in kinds.of(task.kind).baselines_named], protocol="frozen", control="baseline",
                                       pool=None, metrics=task.metric_names, seed=None))
         trainable = [p for p in cfg.probes if PROBES.get(p).joint_trainable]
         if "joint" in cfg.protocols and trainable:

@@ -17,7 +17,8 @@ import numpy as np
 from tqdm import tqdm
 
 from spatialprobe.metrics import sign as metric_sign
-from spatialprobe.probing import controls
+from spatialprobe.probing import kinds
+from spatialprobe.probing.conditions import FROZEN, JOINT, PLAIN
 from spatialprobe.probing.config import ProbeConfig
 from spatialprobe.probing.design import check_pool, condition, text_basis, token_inputs, visual
 from spatialprobe.probing.items import SPLITS, Items, ProbingError
@@ -72,13 +73,17 @@ def _prediction_rows(items: Items, pred, scores: dict[str, np.ndarray] | None = 
 class Runner:
     """State of one `run`: stores, items, text features, and the results it writes."""
 
-    def __init__(self, config: ProbeConfig, progress: bool = True, force: bool = False):
+    def __init__(self, config: ProbeConfig, progress: bool = True, force: bool = False, results=None):
+        """``results``: where records go (default: a ``results/`` folder in a new output folder;
+        `MemoryResults` for a notebook fit, which writes nothing)."""
         from spatialprobe.results.store import ResultStore
 
         self.config, self.progress = config, progress
-        self.final = Path(config.out)
-        self.out = _output_folder(self.final, force)
-        self.results = ResultStore(self.out / "results")
+        if results is None:
+            self.final = Path(config.out)
+            self.out = _output_folder(self.final, force)
+            results = ResultStore(self.out / "results")
+        self.results = results
         self.records = []
 
     def _store(self, adapter, dataset):
@@ -89,14 +94,22 @@ class Runner:
                          progress=self.progress)
         return FeatureStore(result.directory)
 
-    def prepare(self):
+    def prepare(self, store=None):
+        """Load the model and extract (or reuse) its store — or read ``store``, already extracted
+        (`fit_probe`: no model is loaded; the dataset must be the store's)."""
         from spatialprobe.models import load_model
-        from spatialprobe.registry import PROBES, TASKS
         from spatialprobe.scenes import SceneDataset
 
         cfg = self.config
         self.dataset = SceneDataset(cfg.data)
         self.scenes = self.dataset.scenes()
+        if store is not None:
+            from spatialprobe.features.key import dataset_fingerprint
+
+            if dataset_fingerprint(self.dataset.root) != store.manifest["components"]["dataset"]:
+                raise ProbingError(f"{cfg.data}: not the dataset this store was extracted from (its dataset fingerprint differs)")
+            self.adapter, self.store, self.random_store = None, store, None
+            return self._build_tasks()
         self.adapter = load_model(cfg.model)
         if "joint" in cfg.protocols:  # before any extraction: the model must have a connector to train, read from connector.in
             from spatialprobe.models.sites import expand
@@ -111,6 +124,14 @@ class Runner:
         self.random_store = None
         if "random_init" in cfg.controls:
             self.random_store = self._store(load_model(cfg.model, random_init=True), self.dataset)
+        self._build_tasks()
+
+    def _build_tasks(self) -> None:
+        from spatialprobe.models.sites import expand
+        from spatialprobe.registry import PROBES, TASKS
+
+        cfg = self.config
+        self.sites = expand(cfg.sites, self.store.sites, "the store")  # a store given to fit_probe may hold more
         self.tasks = []
         meta = self.dataset.metadata
         for name, options in cfg.task_specs():
@@ -119,7 +140,7 @@ class Runner:
             check_items(task, items, cfg.min_train)
             for probe in cfg.probes:
                 PROBES.get(probe)(task.kind)  # raises if the probe cannot fit this kind of task
-            for site in self.store.sites:
+            for site in self.sites:
                 for pool_name in cfg.pools:
                     check_pool(task, site, pool_name, self.store)
             self.tasks.append((task, options, items))
@@ -138,11 +159,12 @@ class Runner:
             return None, None
         train_texts = [t for t, s in zip(items.text, items.split) if s == "probe_train"]
         weights = self.store.manifest["components"]["weights"]
-        t = encode(items.text, train_texts, self.config.text, Path(self.store.dir).parent, self.adapter, weights)
+        cache = None if self.store.dir is None else Path(self.store.dir).parent  # an in-memory store keeps no text cache
+        t = encode(items.text, train_texts, self.config.text, cache, self.adapter, weights)
         basis = text_basis(t[items.split == "probe_train"]) if self.config.conditioning == "bilinear" else None
         return t, basis
 
-    def _design(self, store, site, pool_name, items, t, basis, seed, rows=None, tokens: bool = False):
+    def design(self, store, site, pool_name, items, t, basis, seed, rows=None, tokens: bool = False):
         """Per split: flattened (and text-conditioned) features, or for token probes each scene's
         tokens once with the items pointing at them (`design.token_inputs`)."""
         if tokens:
@@ -159,7 +181,7 @@ class Runner:
         if pred is not None:
             from spatialprobe.registry import TASKS
 
-            extra = {**(extra or {}), "diagnostics": {"collapsed": controls.collapse(TASKS.get(task).kind, pred, items_test.target)}}
+            extra = {**(extra or {}), "diagnostics": {"collapsed": kinds.of(TASKS.get(task).kind).collapse(pred, items_test.target)}}
         if conditioned:
             cond.update(text=self.config.text, conditioning=self.config.conditioning)
         record = ResultRecord(
@@ -180,7 +202,6 @@ class Runner:
 
     def run(self) -> list:
         from spatialprobe.registry import PROBES
-        from spatialprobe.results.stats import paired_difference
 
         cfg = self.config
         self.bar = tqdm(total=self._fits(), desc="probe fits", unit="fit", disable=not self.progress, leave=False)
@@ -189,48 +210,32 @@ class Runner:
             test = items.of("test")
             y = {s: items.target[items.split == s] for s in SPLITS}
             if "baselines" in cfg.controls:
-                for name, pred in controls.baselines(task.kind, items.of("probe_train"), test).items():
+                for name, pred in kinds.of(task.kind).baselines(items.of("probe_train"), test).items():
                     metrics, scores = estimates(task, pred, test, cfg.bootstrap, 0)
                     self._record(task.name, task.conditioned, options, None, f"baseline:{name}", None, None, "baseline", metrics, test, pred, scores=scores)
             for seed in cfg.seeds:
-                control_y = None
-                if "control_task" in cfg.controls and items.control_key is not None and not task.conditioned:
-                    c = controls.control_targets(items, seed)
-                    control_y = ({s: c[items.split == s] for s in SPLITS}, c[items.split == "test"])
                 for pool_name in cfg.pools:
                     for probe_name in cfg.probes:
                         probe_cls = PROBES.get(probe_name)
                         tok = probe_cls.wants_tokens
                         opts = {"box": task.box, **cfg.neural} if probe_cls.joint_trainable else {}
                         t = self._probe_text(probe_cls, items, t_features)
-                        for site in self.store.sites:
-                            X = self._design(self.store, site, pool_name, items, t, basis, seed, tokens=tok)
-                            probe, pred = fit_and_predict(probe_cls, task.kind, seed, X, y, **opts)
-                            self.bar.update()
-                            metrics, per_item = estimates(task, pred, test, cfg.bootstrap, seed)
-                            hyper = {"chosen": {k: v for k, v in probe.config().items() if k != "alphas"}}
-                            self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "none", metrics, test, pred, hyper, scores=per_item)
-                            if control_y is not None:
-                                cy, ctest = control_y
-                                _, cpred = fit_and_predict(probe_cls, task.kind, seed, X, cy, **opts)
-                                ctest_items = Items(**{**test.__dict__, "target": ctest})
-                                cmetrics, c_item = estimates(task, cpred, ctest_items, cfg.bootstrap, seed)
-                                head = next(iter(per_item))
-                                sign = metric_sign(head)
-                                cmetrics["selectivity"] = paired_difference(
-                                    sign * per_item[head], sign * c_item[head], test.scene_id, n_resamples=cfg.bootstrap, seed=seed
-                                )
-                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "control_task", cmetrics, ctest_items, cpred, scores=c_item)
-                            if "blind" in cfg.controls and task.level != "object":
-                                Xb = self._design(self.store, site, pool_name, items, t, basis, seed, controls.blind_rows(items, seed), tok)
-                                _, bpred = fit_and_predict(probe_cls, task.kind, seed, Xb, y, **opts)
-                                bmetrics, b_item = estimates(task, bpred, test, cfg.bootstrap, seed)
-                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "blind", bmetrics, test, bpred, scores=b_item)
-                            if self.random_store is not None:
-                                Xr = self._design(self.random_store, site, pool_name, items, t, basis, seed, tokens=tok)
-                                _, rpred = fit_and_predict(probe_cls, task.kind, seed, Xr, y, **opts)
-                                rmetrics, r_item = estimates(task, rpred, test, cfg.bootstrap, seed)
-                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, "random_init", rmetrics, test, rpred, scores=r_item)
+                        for site in self.sites:
+                            plain = self.design(self.store, site, pool_name, items, t, basis, seed, tokens=tok)
+                            plain_scores = None
+                            for control in (c for c in FROZEN if c.active(self, task, items)):
+                                X = control.design(self, plain, site, pool_name, items, t, basis, seed, tok)
+                                yc, testc = control.targets(items, y, test, seed)
+                                probe, pred = fit_and_predict(probe_cls, task.kind, seed, X, yc, **opts)
+                                metrics, scores = estimates(task, pred, testc, cfg.bootstrap, seed)
+                                hyper = None
+                                if plain_scores is None:  # the probe itself, first
+                                    self.bar.update()
+                                    plain_scores, hyper = scores, {"chosen": {k: v for k, v in probe.config().items() if k != "alphas"}}
+                                else:
+                                    control.more_metrics(metrics, scores, plain_scores, testc, cfg.bootstrap, seed)
+                                self._record(task.name, task.conditioned, options, site, probe_name, pool_name, seed, control.control, metrics, testc,
+                                             pred, hyper, scores=scores)
         if "joint" in cfg.protocols:
             for task, options, items in self.tasks:
                 self._joint(task, options, items)
@@ -243,7 +248,7 @@ class Runner:
         from spatialprobe.registry import PROBES
 
         cfg = self.config
-        frozen = len(self.tasks) * len(cfg.seeds) * len(cfg.pools) * len(cfg.probes) * len(self.store.sites) if "frozen" in cfg.protocols else 0
+        frozen = len(self.tasks) * len(cfg.seeds) * len(cfg.pools) * len(cfg.probes) * len(self.sites) if "frozen" in cfg.protocols else 0
         trainable = sum(PROBES.get(p).joint_trainable for p in cfg.probes)
         joint_fits = sum(len(joint_plan(cfg, task)[0]) for task, _, _ in self.tasks) * trainable * len(cfg.seeds) if "joint" in cfg.protocols else 0
         return frozen + joint_fits
@@ -258,6 +263,7 @@ class Runner:
         conditions, recipe = joint_plan(cfg, task)
         features, _ = self._text(items)
         test = items.of("test")
+        y = {s: items.target[items.split == s] for s in SPLITS}
         trainable = self.trainable
         for probe_name in cfg.probes:
             probe_cls = PROBES.get(probe_name)
@@ -268,15 +274,11 @@ class Runner:
                 heads = {}
                 for name in conditions:
                     probe = probe_cls(task.kind, seed=seed, box=task.box, hidden=cfg.neural.get("hidden", 256), recipe=recipe)
-                    targets, test_items, rows = items.target, test, None
-                    if name == "control task":
-                        targets = controls.control_targets(items, seed)
-                        test_items = Items(**{**test.__dict__, "target": targets[items.split == "test"]})
-                    if name == "blind":
-                        rows = controls.blind_rows(items, seed)
-                    data = joint.split_inputs(self.store, items, "connector.in", t, rows)
-                    trains_as = "frozen" if name in ("blind", "control task") else name
-                    result = joint.train_condition(trainable, trains_as, probe, task.kind, data, {s: targets[items.split == s] for s in SPLITS}, seed, recipe)
+                    control = JOINT.get(name, PLAIN)
+                    targets, test_items = control.targets(items, y, test, seed)
+                    data = joint.split_inputs(self.store, items, "connector.in", t, control.rows(items, seed))
+                    trains_as = "frozen" if name in JOINT else name
+                    result = joint.train_condition(trainable, trains_as, probe, task.kind, data, targets, seed, recipe)
                     self.bar.update()
                     metrics, per_item = estimates(task, result.prediction, test_items, cfg.bootstrap, seed)
                     heads[name] = per_item
@@ -378,6 +380,32 @@ def probe(model: str, data: str, sites, tasks, **options) -> list:
     """The Python API, equal to ``spatialprobe probe``: ``probe("toy:small-qformer", "data/shapes",
     ["vision.layer.*"], ["region_cell"], pools=["mean"], out="runs/x")``."""
     return run(ProbeConfig(model=model, data=str(data), sites=list(sites) if not isinstance(sites, str) else [sites], tasks=list(tasks), **options))
+
+
+def fit_probe(store, data, site: str, task, probe: str = "ridge", *, pool: str = "mean", seeds=(0,), controls=(), text: str = "bow",
+              bootstrap: int = 1000, min_train: int = 20, neural: dict | None = None) -> list:
+    """Fit one probe on an already extracted store, in memory — the notebook path of `run`.
+
+    ``store``: a `FeatureStore`, `MemoryStore` or store folder; ``data``: the scene dataset it was
+    extracted from (checked by fingerprint); ``task``: a task name or ``{"name": …, options}``.
+    Returns a `MemoryResults`: ``.records()`` (the probe's, then each control's: ``control_task``,
+    ``blind``, ``baselines``), ``.predictions(record)`` per item, ``.to_frame()``. Nothing is
+    written; ``random_init`` and the joint protocol need the model (use `run`)."""
+    from spatialprobe.features.reader import FeatureStore
+    from spatialprobe.results.store import MemoryResults
+
+    store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+    if "random_init" in controls:
+        raise ProbingError("fit_probe: the random_init control extracts a random-init copy of the model; use spatialprobe.probe / run")
+    config = ProbeConfig(model=store.manifest["components"].get("model", "unknown"), data=str(data), sites=[site], tasks=[task], pools=[pool],
+                         probes=[probe], seeds=list(seeds), controls=list(controls), text=text, bootstrap=bootstrap, min_train=min_train,
+                         neural=dict(neural or {}), out="<memory>")
+    if site not in store.sites:
+        raise ProbingError(f"fit_probe: the store has no site {site!r}; it has {', '.join(store.sites)}")
+    runner = Runner(config, progress=False, results=MemoryResults())
+    runner.prepare(store)
+    runner.run()
+    return runner.results
 
 
 def _summarise(runner: Runner) -> None:

@@ -13,6 +13,8 @@ _EXPORTS = {
     "cluster_bootstrap": "spatialprobe.results.stats",
     "paired_difference": "spatialprobe.results.stats",
     "ResultStore": "spatialprobe.results.store",
+    "MemoryResults": "spatialprobe.results.store",
+    "to_frame": "spatialprobe.results.store",
     "rows": "spatialprobe.results.store",
     "to_csv": "spatialprobe.results.store",
     "to_markdown": "spatialprobe.results.store",

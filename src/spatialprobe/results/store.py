@@ -26,7 +26,13 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-class ResultStore:
+class _Records:
+    def to_frame(self):
+        """Every record's metrics as a pandas DataFrame (`to_frame`)."""
+        return to_frame(self.records())
+
+
+class ResultStore(_Records):
     """Records of one run (or many) in one directory."""
 
     def __init__(self, root: str | Path):
@@ -62,6 +68,25 @@ class ResultStore:
             return [json.loads(line) for line in f if line.strip()]
 
 
+class MemoryResults(_Records):
+    """`ResultStore`'s interface in memory: the records of a notebook fit (`spatialprobe.fit_probe`)."""
+
+    def __init__(self):
+        self._records: list[ResultRecord] = []
+        self._predictions: dict[str, list[dict]] = {}
+
+    def write(self, record: ResultRecord, predictions: Iterable[dict] | None = None) -> None:
+        if predictions is not None:
+            self._predictions[record.id] = [json.loads(json.dumps(row, default=_jsonable)) for row in predictions]  # as a file would give them back
+        self._records.append(record)
+
+    def records(self) -> list[ResultRecord]:
+        return list(self._records)
+
+    def predictions(self, record: ResultRecord) -> list[dict]:
+        return self._predictions[record.id]
+
+
 def _jsonable(value):
     if hasattr(value, "tolist"):
         return value.tolist()
@@ -77,6 +102,15 @@ def rows(records: Iterable[ResultRecord]) -> list[dict]:
         for name, est in r.metrics.items():
             out.append({**ident, "metric": name, "value": est.value, "low": est.low, "high": est.high, "n": est.n, "scenes": est.clusters})
     return out
+
+
+def to_frame(records: Iterable[ResultRecord]):
+    """`rows` as a pandas DataFrame (pandas is optional: ``pip install pandas``)."""
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError("to_frame needs pandas (pip install pandas); `rows(records)` gives the same table as a list of dicts") from None
+    return pandas.DataFrame(rows(records))
 
 
 def to_csv(table: list[dict]) -> str:

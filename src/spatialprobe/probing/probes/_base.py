@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from spatialprobe.probing import kinds as kinds_
 from spatialprobe.probing.items import ProbingError
 
-KINDS = ("classification", "regression", "multilabel")
+KINDS = kinds_.NAMES
 
 
 class Probe:
@@ -28,7 +29,8 @@ class Probe:
     def __init__(self, kind: str, seed: int = 0):
         if kind not in self.kinds:
             raise ProbingError(f"probe {self.name!r} does not fit {kind} tasks (it fits: {', '.join(self.kinds)})")
-        self.kind, self.seed = kind, seed
+        self.kind, self.seed = kinds_.of(kind), seed
+        """The task kind (`probing.kinds`): a name with the kind's behaviour."""
         self.classes_: np.ndarray | None = None
 
     # -- subclasses implement these three ------------------------------------------------------
@@ -44,30 +46,20 @@ class Probe:
 
     # -- shared --------------------------------------------------------------------------------
     def _classes(self, y: np.ndarray) -> np.ndarray:
-        classes = np.unique(y)
-        if len(classes) < 2:
-            raise ProbingError(f"the training labels have a single class ({classes.tolist()}): nothing to probe")
-        self.classes_ = classes
-        return np.searchsorted(classes, y)
+        """Learn the label set (classification); the targets as class indices."""
+        self.classes_ = self.kind.classes(y)
+        return np.searchsorted(self.classes_, y)
 
     def predict(self, X) -> np.ndarray:
         return self.labels(self.decision(X))
 
     def labels(self, out: np.ndarray) -> np.ndarray:
         """Decision values → predictions: classes, 0/1 labels, or the values themselves."""
-        if self.kind == "classification":
-            return self.classes_[out.argmax(axis=-1)]
-        if self.kind == "multilabel":
-            return (out >= 0.5).astype(np.float64)
-        return out
+        return self.kind.labels(out, self.classes_)
 
     def score(self, X, y) -> float:
         """Accuracy (classification), label accuracy (multi-label) or R² (regression)."""
-        pred = self.predict(X)
-        if self.kind == "regression":
-            y = np.asarray(y, dtype=np.float64)
-            return float(1 - ((pred - y) ** 2).sum() / (((y - y.mean(axis=0)) ** 2).sum() * (pred.size // y.size)))
-        return float((pred == np.asarray(y)).mean())
+        return self.kind.score(self.predict(X), y)
 
     def config(self) -> dict:
         return {"probe": self.name, "kind": self.kind, "seed": self.seed}
@@ -104,11 +96,3 @@ class Probe:
 
     def load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         raise NotImplementedError
-
-
-def targets(kind: str, y: np.ndarray, n_classes: int | None = None) -> np.ndarray:
-    """Regression targets for a least-squares fit: one-hot for classes, as-is otherwise."""
-    if kind == "classification":
-        return np.eye(n_classes)[y]
-    y = np.asarray(y, dtype=np.float64)
-    return y[:, None] if y.ndim == 1 else y

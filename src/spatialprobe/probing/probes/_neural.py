@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spatialprobe.probing.items import ProbingError
-from spatialprobe.probing.probes._base import Probe, targets
+from spatialprobe.probing.probes._base import Probe
 from spatialprobe.probing.training import Recipe, fit
 
 CHUNK = 1024
@@ -154,11 +154,7 @@ class NeuralProbe(Probe):
     # losses, targets and scores -----------------------------------------------------------------
     def loss(self, out, y: torch.Tensor, aux: dict[str, torch.Tensor]) -> torch.Tensor:
         """The training loss of one batch (``out`` is the network's output)."""
-        if self.kind == "classification":
-            return F.cross_entropy(out, y)
-        if self.kind == "multilabel":
-            return F.binary_cross_entropy_with_logits(out, y)
-        return box_loss(out, y) if self.box else F.l1_loss(out, y)
+        return self.kind.loss(out, y, self.box)
 
     @staticmethod
     def main_output(out) -> torch.Tensor:
@@ -166,28 +162,18 @@ class NeuralProbe(Probe):
         return out[0] if isinstance(out, tuple) else out
 
     def encode_targets(self, y) -> torch.Tensor:
-        if self.kind == "classification":
-            return torch.as_tensor(np.searchsorted(self.classes_, np.asarray(y)), dtype=torch.long)
-        y = np.asarray(y, dtype=np.float32)
-        return torch.as_tensor(y[:, None] if y.ndim == 1 else y)
+        return self.kind.network_targets(y, self.classes_)
 
     def n_outputs(self, y) -> int:
+        """The network's output width for training targets ``y`` (learning the label set of classes)."""
         if self.kind == "classification":
             self._classes(np.asarray(y))
-            return len(self.classes_)
-        return targets(self.kind, y).shape[1]
+        return self.kind.n_outputs(y, self.classes_)
 
     def validation_score(self, out: torch.Tensor, y: torch.Tensor) -> float:
         """The task's own metric on ``probe_val`` (higher is better): accuracy, label accuracy,
         ACC@0.5 for boxes (mean IoU breaks ties, so a run still in the mean-box basin moves on), −L1."""
-        if self.kind == "classification":
-            return float((out.argmax(-1) == y).float().mean())
-        if self.kind == "multilabel":
-            return float(((out >= 0).float() == y).float().mean())
-        if self.box:
-            ious = box_hits(out.numpy(), y.numpy())
-            return float((ious >= 0.5).mean() + 1e-3 * ious.mean())
-        return -float((out - y).abs().mean())
+        return self.kind.validation_score(out, y, self.box)
 
     # training and prediction --------------------------------------------------------------------
     def fit(self, X, y, X_val=None, y_val=None) -> NeuralProbe:
@@ -227,13 +213,7 @@ class NeuralProbe(Probe):
 
     def decode(self, out: torch.Tensor) -> np.ndarray:
         """Raw network outputs → class probabilities, label probabilities or values."""
-        out = out.double()
-        if self.kind == "classification":
-            return out.softmax(-1).numpy()
-        if self.kind == "multilabel":
-            return out.sigmoid().numpy()
-        out = out.numpy()
-        return out[:, 0] if out.shape[1] == 1 else out
+        return self.kind.decode(out)
 
     # saving ---------------------------------------------------------------------------------------
     def config(self) -> dict:

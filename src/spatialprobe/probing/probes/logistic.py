@@ -32,11 +32,7 @@ class Logistic(Probe):
         def closure():
             opt.zero_grad()
             logits = X @ W + b
-            if self.kind == "classification":
-                loss = torch.nn.functional.cross_entropy(logits, Y.argmax(1))
-            else:
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, Y)
-            loss = loss + l2 * (W**2).sum() / 2
+            loss = self.kind.loss(logits, Y.argmax(1) if self.kind == "classification" else Y, box=False) + l2 * (W**2).sum() / 2
             loss.backward()
             return loss
 
@@ -48,9 +44,8 @@ class Logistic(Probe):
         self.mean_, self.std_ = X.mean(0), X.std(0).clamp(min=1e-6)
         Xs = (X - self.mean_) / self.std_
         if self.kind == "classification":
-            Y = torch.as_tensor(np.eye(len(np.unique(y)))[self._classes(np.asarray(y))])
-        else:
-            Y = torch.as_tensor(np.asarray(y, dtype=np.float64))
+            self._classes(np.asarray(y))
+        Y = torch.as_tensor(self.kind.least_squares_targets(y, self.classes_))
         grid = self.l2_grid if X_val is not None else self.l2_grid[2:3]
         best = None
         for l2 in grid:
@@ -63,8 +58,7 @@ class Logistic(Probe):
 
     def decision(self, X) -> np.ndarray:
         X = (torch.as_tensor(np.asarray(X), dtype=torch.float64) - self.mean_) / self.std_
-        logits = X @ self.W_ + self.b_
-        return (logits.softmax(-1) if self.kind == "classification" else logits.sigmoid()).numpy()
+        return self.kind.decode(X @ self.W_ + self.b_)
 
     def config(self) -> dict:
         return {**super().config(), "l2": self.l2_}

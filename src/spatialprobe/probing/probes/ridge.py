@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from spatialprobe.probing.items import ProbingError
-from spatialprobe.probing.probes._base import Probe, targets
+from spatialprobe.probing.probes._base import Probe
 from spatialprobe.registry import PROBES
 
 ALPHAS = np.logspace(-6, 2, 97)
@@ -42,10 +42,9 @@ class Ridge(Probe):
             raise ProbingError("ridge chooses λ on validation rows: pass X_val, y_val")
         Xv, _ = _as_batch(X_val)
         if self.kind == "classification":
-            yi, yv = self._classes(np.asarray(y)), np.searchsorted(self.classes_, np.asarray(y_val))
-            Y = torch.as_tensor(targets(self.kind, yi, len(self.classes_)))
-        else:
-            Y, yv = torch.as_tensor(targets(self.kind, y)), np.asarray(y_val, dtype=np.float64)
+            self._classes(np.asarray(y))
+        Y = torch.as_tensor(self.kind.least_squares_targets(y, self.classes_))
+        yv = self.kind.sweep_targets(y_val, self.classes_)
         y_mu = Y.mean(dim=0)
         coefs, intercepts, alphas, scores = [], [], [], []
         for layer in range(X.shape[0]):  # one layer at a time bounds memory to one centred copy
@@ -81,18 +80,10 @@ class Ridge(Probe):
         # the sweep only ranks λ: it runs in the features' precision; the chosen solution in float64
         A_s, B_s, y_mu_s = A.to(X.dtype), B.to(X.dtype), y_mu.to(X.dtype)
         scores = np.array(
-            [self._val_score((A_s @ (B_s / (s + a * scale).to(X.dtype)[:, None]) + y_mu_s).numpy(), yv) for a in self.alphas]
+            [self.kind.sweep_score((A_s @ (B_s / (s + a * scale).to(X.dtype)[:, None]) + y_mu_s).numpy(), yv) for a in self.alphas]
         )
         best = int(scores.argmax())  # first best: ties go to the smaller λ
         return back @ (B / (s + self.alphas[best] * scale)[:, None]), mu.to(torch.float64), best, scores
-
-    def _val_score(self, pred: np.ndarray, yv: np.ndarray) -> float:
-        if self.kind == "classification":
-            return float((pred.argmax(axis=-1) == yv).mean())
-        if self.kind == "multilabel":
-            return float(((pred >= 0.5) == (yv >= 0.5)).mean())
-        yv = yv[:, None] if yv.ndim == 1 else yv
-        return -float(((pred - yv) ** 2).mean())
 
     def decision(self, X) -> np.ndarray:
         X, batched = _as_batch(X)
