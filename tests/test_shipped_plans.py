@@ -135,3 +135,25 @@ def test_every_model_site_and_dataset_is_checked_before_any_work(tmp_path):
     for plan, message in cases:
         with pytest.raises(PlanError, match=message):
             resolve(plan)
+
+
+def test_device_and_dtype_reach_every_probing_step_and_its_records(tmp_path, monkeypatch):
+    """--dtype bfloat16: the steps' configs, the stores' keys and the records' provenance say so;
+    an unavailable device or an unknown dtype is refused before any work."""
+    from spatialprobe.experiments.plan import PlanError
+    from spatialprobe.experiments.resolve import planned_steps, resolve
+
+    monkeypatch.setenv("SPATIALPROBE_CACHE", str(tmp_path / "cache"))
+    specs = {"blip2": f"hf:{VLMS['blip2'](tmp_path / 'blip2')}", "llava": f"hf:{VLMS['llava'](tmp_path / 'llava')}"}
+    data = [f"refcoco=refcoco:{refcoco(tmp_path / 'refer')}"]
+    models = [f"{a}={s}" for a, s in specs.items()]
+    plan = _plan("pipeline-flow.yaml", models=models, data=data, overrides=[("dtype", "bfloat16")])
+    assert {s.kwargs["config"]["dtype"] for s in planned_steps(plan)} == {"bfloat16"}
+    args = ["run", str(CONFIGS / "pipeline-flow.yaml"), "--quick", "--quiet", "--workers", "1", "--runs", str(tmp_path / "runs"), "--dtype", "bfloat16"]
+    assert main(args + [a for m in models for a in ("--model", m)] + [a for d in data for a in ("--data", d)]) == 0
+    (folder,) = (tmp_path / "runs").iterdir()
+    records = _records(folder)
+    assert records and {r["provenance"]["dtype"] for r in records} == {"bfloat16"} and {r["provenance"]["device"] for r in records} == {"cpu"}
+    for overrides, message in (([("device", "cuda:7")], "device: device 'cuda:7': not available"), ([("dtype", "float8")], "dtype: 'float8'; valid")):
+        with pytest.raises(PlanError, match=message):
+            resolve(_plan("pipeline-flow.yaml", models=models, data=data, overrides=overrides))

@@ -19,6 +19,8 @@ def add_scale_arguments(parser) -> None:
                         "(default: $SPATIALPROBE_WORKERS, else one per core, at most 2; 1 = everything in this process)")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch threads per worker (default 1; with --workers 1, torch's default)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--device", default=None, help="where the probing steps' models run for extraction (cuda, cuda:1, mps); = --set device=…")
+    parser.add_argument("--dtype", default=None, help="their dtype for extraction (bfloat16, float16; default float32); = --set dtype=…")
     parser.add_argument("--executor", choices=("local", "ray", "slurm"), default="local",
                         help="where the plan's steps run: this machine's worker pool (default), a Ray cluster ($RAY_ADDRESS, else a local Ray), "
                              "or Slurm job arrays via submitit; results are identical to a sequential run")
@@ -54,7 +56,8 @@ def run(args, config: Path) -> int:
             raise UserError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    plan = Plan.from_yaml(config, args.scale, args.overrides, args.models, args.datasets)
+    overrides = [(k, getattr(args, k)) for k in ("device", "dtype") if getattr(args, k)] + args.overrides
+    plan = Plan.from_yaml(config, args.scale, overrides, args.models, args.datasets)
     run_plan(plan, args.runs, resume=not args.fresh, progress=not args.quiet, workers=args.workers, threads=args.threads or 1,
              executor=args.executor, executor_options=dict(args.executor_options))
     return 0

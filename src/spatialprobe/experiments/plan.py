@@ -162,6 +162,11 @@ class Plan:
     """What this scale's numbers are, printed on the report (e.g. "smoke test, not evidence")."""
     budget_s: float | None = None
     """The run time this scale is meant to fit (reported next to the measured time)."""
+    device: str = "cpu"
+    """Where the models of the probing steps run for extraction (``--device``); the lab's trainers and the
+    joint protocol's connector training run on the CPU in float32."""
+    dtype: str = "float32"
+    """Those models' dtype for extraction (``--dtype``: float32, bfloat16, float16)."""
 
     def __post_init__(self) -> None:
         from spatialprobe.experiments.studies import STUDIES
@@ -195,6 +200,8 @@ class Plan:
                 raise PlanError(f"data.{name}: a dataset name is a letter then letters, digits, '_' or '-'")
         if isinstance(self.data, dict) and not self.data:
             raise PlanError("data: an empty mapping; name at least one dataset")
+        if self.dtype not in ("float32", "float16", "bfloat16"):
+            raise PlanError(f"dtype: {self.dtype!r}; valid: float32, float16, bfloat16")
         for i, claim in enumerate(self.claims):
             if claim.study not in self.studies:
                 raise PlanError(f"claims[{i}].study: {claim.study!r} is not among the plan's studies {list(self.studies)}")
@@ -259,6 +266,6 @@ class Plan:
 
     def fingerprint(self) -> str:
         """Hash of everything that changes results (not the label or budget)."""
-        d = {k: v for k, v in self.to_dict().items() if k not in ("label", "budget_s", "claims") and not (k == "data" and v is None)
-             and not (k == "models" and not v)}  # absent fields keep earlier plans' fingerprints
+        defaults = {"data": None, "models": {}, "device": "cpu", "dtype": "float32"}  # absent fields keep earlier plans' fingerprints
+        d = {k: v for k, v in self.to_dict().items() if k not in ("label", "budget_s", "claims") and not (k in defaults and v == defaults[k])}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -120,6 +120,12 @@ def check_models(steps: list) -> None:
 
 def resolve(plan: Plan) -> Produces:
     """Check the plan (see the module docstring); returns what its steps will write."""
+    from spatialprobe.models.loading import ModelLoadError, check_device
+
+    try:
+        check_device(plan.device)
+    except ModelLoadError as err:
+        raise PlanError(f"device: {err}") from None
     steps = planned_steps(plan)
     check_data(plan)
     check_models(steps)

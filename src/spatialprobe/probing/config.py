@@ -40,6 +40,10 @@ class ProbeConfig:
     warmup) and ``hidden`` (their width)."""
     name: str | None = None
     """How records name the model (default: the model spec), e.g. ``qformer+coarse@contrastive``."""
+    device: str = "cpu"
+    """Where the model runs for extraction (``cuda``, ``cuda:1``, ``mps``); recorded in provenance."""
+    dtype: str = "float32"
+    """The model's dtype for extraction (``bfloat16``, ``float16``); part of the store's key."""
 
     def __post_init__(self) -> None:
         from spatialprobe.registry import PROBES, TASKS
@@ -51,7 +55,9 @@ class ProbeConfig:
             value = getattr(self, name)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"config.{name}: expected a list of names, got {value!r}")
-        for name in ("model", "data", "text", "conditioning", "out"):
+        if self.dtype not in ("float32", "float16", "bfloat16"):
+            raise ConfigError(f"config.dtype: {self.dtype!r}; valid: float32, float16, bfloat16")
+        for name in ("model", "data", "text", "conditioning", "out", "device"):
             if not isinstance(getattr(self, name), str):
                 raise ConfigError(f"config.{name}: expected a string, got {getattr(self, name)!r}")
         for name in ("store", "name"):

@@ -110,7 +110,7 @@ class Runner:
                 raise ProbingError(f"{cfg.data}: not the dataset this store was extracted from (its dataset fingerprint differs)")
             self.adapter, self.store, self.random_store = None, store, None
             return self._build_tasks()
-        self.adapter = load_model(cfg.model)
+        self.adapter = load_model(cfg.model, dtype=cfg.dtype, device=cfg.device)
         if "joint" in cfg.protocols:  # before any extraction: the model must have a connector to train, read from connector.in
             from spatialprobe.models.sites import expand
 
@@ -123,7 +123,7 @@ class Runner:
         self.store = self._store(self.adapter, self.dataset)
         self.random_store = None
         if "random_init" in cfg.controls:
-            self.random_store = self._store(load_model(cfg.model, random_init=True), self.dataset)
+            self.random_store = self._store(load_model(cfg.model, random_init=True, dtype=cfg.dtype, device=cfg.device), self.dataset)
         self._build_tasks()
 
     def _build_tasks(self) -> None:
@@ -194,7 +194,8 @@ class Runner:
             condition=cond,
             metrics=metrics,
             config={**self.config.to_dict(), **(extra or {})},
-            provenance=provenance(seed=seed, dtype="float32", store=self.store.manifest["key"], store_hash=self.store.manifest["store_hash"]),
+            provenance=provenance(seed=seed, dtype=str(self.store.manifest["components"]["dtype"]).removeprefix("torch."), device=self.config.device if self.adapter else None,
+                                  store=self.store.manifest["key"], store_hash=self.store.manifest["store_hash"]),
         )
         self.results.write(record, None if pred is None else _prediction_rows(items_test, pred, scores))
         self.records.append(record)

@@ -68,6 +68,7 @@ def probe_step(ctx, study: str, model: str, seed: int | None, weight: float = 1.
         spec, step_id = f"toy:{ctx.models[seed][name]}", f"{study}/{name}/lab{seed}"
     config = {"model": spec, "name": record_model(model), "data": str(ctx.scenes if data is None else data), "seeds": ctx.plan.probe_seeds,
               "bootstrap": ctx.plan.bootstrap, "controls": [], **config}
+    config.update({k: getattr(ctx.plan, k) for k, default in (("device", "cpu"), ("dtype", "float32")) if getattr(ctx.plan, k) != default})
     # a spec's weights and a dataset directory are not content-keyed: such a step is never reused from the step cache
     reusable = not is_spec(model) and ctx.plan.data is None
     return Step(step_id, run_probe, {"config": config}, weight, tuple(outline(ProbeConfig.from_dict(config))), reusable)
