@@ -82,8 +82,7 @@ def train_condition(trainable: Trainable, condition: str, probe, kind: str, data
     shape_input = ({"tokens": example.numpy(), "scene_of": train.scene_of.numpy(), "text": None if train.text is None else train.text.numpy()}
                    if probe.wants_tokens else example[train.scene_of].flatten(1).numpy())
     torch.manual_seed(seed)
-    probe.shape_ = probe.shape_of(shape_input, n_out)
-    chain = _Chain(connector, prefix, probe.network(probe.shape_), probe.wants_tokens, learns)
+    chain = _Chain(connector, prefix, probe.build(shape_input, n_out), probe.wants_tokens, learns)
     Y = {split: probe.encode_targets(targets[split]) for split in SPLITS}
     rng = np.random.default_rng(seed)
 
