@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spatialprobe.lab.data import LabData
-from spatialprobe.lab.loop import train
+from spatialprobe.train.loop import train
 from spatialprobe.lab.text import encode_batch
 from spatialprobe.models.toy.model import ToyConfig, VisionEncoder
 from spatialprobe.names import ENCODER_OBJECTIVES as OBJECTIVES

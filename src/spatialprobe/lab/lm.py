@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from spatialprobe.lab.data import LabData
-from spatialprobe.lab.loop import train
+from spatialprobe.train.loop import train
 from spatialprobe.lab.text import encode_batch
 from spatialprobe.models.toy.model import ToyConfig, ToyLM
 

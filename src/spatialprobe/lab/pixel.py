@@ -21,7 +21,7 @@ from spatialprobe.lab.data import LabData
 from spatialprobe.lab.grounding import GroundedText, ground
 from spatialprobe.lab.lm import caption_loss
 from spatialprobe.lab.location import LocationHead, word_location_loss
-from spatialprobe.lab.loop import train
+from spatialprobe.train.loop import train
 from spatialprobe.lab.objectives import captions_for
 from spatialprobe.lab.text import encode_batch
 from spatialprobe.lab.trainer import encoder_tokens

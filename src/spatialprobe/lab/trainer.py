@@ -16,7 +16,7 @@ import torch
 
 from spatialprobe.lab.data import LabData
 from spatialprobe.lab.lm import caption_loss
-from spatialprobe.lab.loop import train
+from spatialprobe.train.loop import train
 from spatialprobe.models.toy.model import ToyVLM
 
 
