@@ -233,3 +233,14 @@ def save_idefics(directory: Path) -> Path:
 
 
 VLMS["idefics"] = save_idefics
+
+
+def save_gpt2(directory: Path) -> Path:
+    """A tiny causal LM (GPT-2 architecture) with the word-level tokenizer: LiMBeR's frozen LM."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = tiny_tokenizer()
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=128, vocab_size=len(tokenizer), eos_token_id=2, bos_token_id=2)).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,9 +75,11 @@ def train(
         resumed = saver.load(params, opt)
         if resumed is not None:
             state = resumed
-            for _ in range(state["optimiser_steps"]):  # the schedule is a function of the step: replay it
-                if sched is not None:
-                    sched.step()
+            if sched is not None:
+                with warnings.catch_warnings():  # replaying before any optimiser step of this process is intended
+                    warnings.simplefilter("ignore", UserWarning)
+                    for _ in range(state["optimiser_steps"]):  # the schedule is a function of the step: replay it
+                        sched.step()
     bar = tqdm(total=steps, initial=state["optimiser_steps"], desc=desc, disable=not progress, leave=False)
     while state["epoch"] < epochs and not state["stopped"]:
         rng.bit_generator.state = state["rng"]  # the epoch's order, drawn again from the state before it

@@ -1,0 +1,135 @@
+"""LiMBeR (Merullo et al., ICLR 2023): one linear map from a frozen image encoder's tokens into a
+frozen causal LM's input embeddings, trained with the caption loss on caption tokens only.
+
+Two variants, as the paper's: ``tokens`` maps each of the encoder's tokens at ``site`` to one
+prompt token (BEiT-style); ``pooled`` maps their mean to ``prefix`` prompt tokens (CLIP-style).
+The encoder's tokens come from a feature store when one is given — the encoder runs once per image,
+not once per epoch — else from the encoder itself at every step. Only the map learns; the encoder
+and the LM are frozen (``requires_grad_(False)``, eval mode) and left bit-identical.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from spatialprobe.train.loop import train
+
+VARIANTS = ("tokens", "pooled")
+CAPTION_KINDS = ("coco", "coarse", "narrative")
+"""The caption a scene is trained on: its first caption of these kinds."""
+
+
+class LinearMap(nn.Module):
+    """The LiMBeR map: encoder tokens (B, N, d) → prompt embeddings (B, N or ``prefix``, d_lm)."""
+
+    def __init__(self, d_in: int, d_lm: int, variant: str = "tokens", prefix: int = 4):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant {variant!r}; valid: {', '.join(VARIANTS)}")
+        self.variant, self.prefix = variant, prefix
+        self.linear = nn.Linear(d_in, d_lm * (prefix if variant == "pooled" else 1))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if self.variant == "tokens":
+            return self.linear(tokens)
+        return self.linear(tokens.mean(dim=1)).reshape(len(tokens), self.prefix, -1)
+
+
+def load_causal_lm(spec: str):
+    """``hf:<hub id or folder>`` → (a frozen causal LM, its tokenizer); safetensors only, offline by default."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from spatialprobe.models import ModelLoadError
+
+    scheme, _, target = spec.partition(":")
+    if scheme != "hf" or not target:
+        raise ModelLoadError(f"LM spec {spec!r}: expected hf:<hub id or local dir>")
+    try:
+        lm = AutoModelForCausalLM.from_pretrained(target, use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(target)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"{spec}: cannot load a causal LM and its tokenizer ({type(err).__name__}: {err})") from None
+    lm.eval().requires_grad_(False)
+    return lm, tokenizer
+
+
+def captions(scenes, tokenizer, max_length: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each scene's caption as LM token ids (B, T) and its attention mask; a scene without one is an error."""
+    texts = []
+    for scene in scenes:
+        text = next((c.text for c in scene.captions if c.kind in CAPTION_KINDS), None)
+        if text is None:
+            raise ValueError(f"scene {scene.id}: no caption of kind {', '.join(CAPTION_KINDS)} to train the map on")
+        texts.append(text + (tokenizer.eos_token or ""))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    enc = tokenizer(texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="pt")
+    return enc["input_ids"], enc["attention_mask"]
+
+
+class EncoderTokens:
+    """The encoder's tokens at ``site`` for scenes by index: from a feature store's rows, or the encoder."""
+
+    def __init__(self, encoder, dataset, scenes, site: str, store=None):
+        self.encoder, self.dataset, self.scenes, self.site, self.store = encoder, dataset, scenes, site, store
+        if store is not None:
+            if site not in store.sites:
+                raise ValueError(f"the store has no site {site!r}; it has {', '.join(store.sites)}")
+            row_of = {sid: i for i, sid in enumerate(store.scene_ids)}
+            missing = [s.id for s in scenes if s.id not in row_of]
+            if missing:
+                raise ValueError(f"the store lacks {len(missing)} of the training scenes (e.g. {missing[0]}): not the store of this dataset and split")
+            self.rows = np.array([row_of[s.id] for s in scenes])
+
+    def __call__(self, index: np.ndarray) -> torch.Tensor:
+        if self.store is not None:
+            return torch.from_numpy(self.store.take(self.site, self.rows[index], dtype=np.float32))
+        with torch.inference_mode():
+            pixels = self.encoder.preprocess([self.dataset.image(self.scenes[i]) for i in index])
+            out = self.encoder.forward_sites(self.encoder.make_batch(pixels), [self.site])[self.site]
+        return out.float().clone()
+
+
+def train_limber(encoder, lm, tokenizer, dataset, *, site: str = "vision.out", variant: str = "tokens", prefix: int = 4, split: str = "probe_train",
+                 epochs: int = 1, batch_size: int = 16, lr: float = 1e-3, seed: int = 0, store=None, accumulate: int = 1,
+                 checkpoints: str | Path | None = None, every: int = 50, progress: bool = False,
+                 max_steps_scenes: int | None = None, device: str = "cpu") -> tuple[LinearMap, list[float]]:
+    """Train the LiMBeR map on ``split``'s captions; returns (the map, the loss per epoch).
+
+    ``encoder``: an `Adapter` (`spatialprobe.load_model`); ``lm``, ``tokenizer``: `load_causal_lm`;
+    ``store``: a `FeatureStore` holding ``site`` for these scenes (the fast path), or None.
+    ``device``: where the map, the LM and the tokens live (load the encoder there too).
+    ``checkpoints``, ``every``: resume points (`train.loop`). ``max_steps_scenes``: train on the first N
+    scenes only (benchmarks, smoke tests).
+    """
+    scenes = dataset.scenes(split)[:max_steps_scenes]
+    if not scenes:
+        raise ValueError(f"no {split} scenes to train on")
+    for module in (encoder.model, lm):
+        module.eval()
+        module.requires_grad_(False)
+    tokens = EncoderTokens(encoder, dataset, scenes, site, store)
+    ids, mask = (t.to(device) for t in captions(scenes, tokenizer))
+    d_in = tokens(np.arange(1)).shape[-1]
+    torch.manual_seed(seed)
+    mapping = LinearMap(d_in, lm.get_input_embeddings().embedding_dim, variant, prefix).to(device)
+    lm.to(device)
+    embed = lm.get_input_embeddings()
+
+    def step(index: np.ndarray) -> torch.Tensor:
+        prompt = mapping(tokens(index).to(device))
+        text = embed(ids[index])
+        inputs = torch.cat([prompt, text], dim=1)
+        attention = torch.cat([torch.ones(prompt.shape[:2], dtype=mask.dtype, device=device), mask[index]], dim=1)
+        labels = torch.cat([torch.full(prompt.shape[:2], -100, device=device), ids[index].masked_fill(mask[index] == 0, -100)], dim=1)  # caption tokens only
+        return lm(inputs_embeds=inputs, attention_mask=attention, labels=labels).loss
+
+    curve = train(list(mapping.parameters()), len(scenes), step, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc="limber map",
+                  progress=progress, accumulate=accumulate, checkpoints=checkpoints, every=every)
+    return mapping.eval(), curve

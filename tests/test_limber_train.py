@@ -1,0 +1,73 @@
+"""LiMBeR's linear map trained on a tiny HF encoder into a tiny causal LM: only the map learns, the
+store path reads the same tokens the encoder gives, and a checkpointed run resumes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tiny_hf import save_encoder, save_gpt2
+from spatialprobe.features import FeatureStore, extract
+from spatialprobe.models import load_model
+from spatialprobe.scenes.sources.synthetic import SyntheticConfig, build
+from spatialprobe.train.limber import load_causal_lm, train_limber
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("limber")
+    data = build(SyntheticConfig(n=80, seed=4), root / "scenes", workers=1, progress=False)
+    from spatialprobe.scenes import SceneDataset
+
+    dataset = SceneDataset(data)
+    encoder = load_model(f"hf:{save_encoder(root / 'clip', 'clip')}")
+    lm, tokenizer = load_causal_lm(f"hf:{save_gpt2(root / 'gpt2')}")
+    store = FeatureStore(extract(encoder, dataset, ["vision.out"], root=root / "store", split=["probe_train"], progress=False).directory)
+    return dataset, encoder, lm, tokenizer, store
+
+
+def _frozen(encoder, lm):
+    return {**{f"enc.{k}": v.clone() for k, v in encoder.model.state_dict().items()}, **{f"lm.{k}": v.clone() for k, v in lm.state_dict().items()}}
+
+
+@pytest.mark.parametrize("variant", ["tokens", "pooled"])
+def test_only_the_map_learns_and_the_store_gives_the_encoders_tokens(setup, variant):
+    dataset, encoder, lm, tokenizer, store = setup
+    before = _frozen(encoder, lm)
+    args = dict(variant=variant, epochs=2, batch_size=8, lr=5e-3, seed=0, max_steps_scenes=16)
+    live, live_curve = train_limber(encoder, lm, tokenizer, dataset, **args)
+    stored, stored_curve = train_limber(encoder, lm, tokenizer, dataset, store=store, **args)
+    after = _frozen(encoder, lm)
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)  # encoder and LM untouched
+    assert not any(p.requires_grad for p in lm.parameters()) and all(p.requires_grad for p in live.parameters())
+    torch.manual_seed(0)
+    fresh = type(live)(live.linear.in_features, lm.get_input_embeddings().embedding_dim, variant, live.prefix)
+    assert not torch.equal(fresh.linear.weight, live.linear.weight)  # the map trained
+    np.testing.assert_allclose(live_curve, stored_curve, rtol=2e-2)  # float16 store rows vs the live float32 tokens
+    if variant == "pooled":
+        assert live(torch.zeros(3, 17, live.linear.in_features)).shape == (3, 4, 32)
+
+
+def test_an_interrupted_limber_run_resumes_to_the_map_of_an_uninterrupted_one(setup, tmp_path, monkeypatch):
+    from spatialprobe.train import limber
+
+    dataset, encoder, lm, tokenizer, store = setup
+    args = dict(epochs=2, batch_size=4, seed=1, store=store, max_steps_scenes=16, checkpoints=tmp_path / "c", every=1)
+    whole, curve = train_limber(encoder, lm, tokenizer, dataset, **{**args, "checkpoints": None})
+    calls, real = [], limber.EncoderTokens.__call__
+
+    def crash_mid_epoch(self, index):
+        calls.append(1)
+        if len(calls) == 7:  # call 1 reads the width; then the 2nd of the second epoch's 4 batches
+            raise KeyboardInterrupt
+        return real(self, index)
+
+    monkeypatch.setattr(limber.EncoderTokens, "__call__", crash_mid_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_limber(encoder, lm, tokenizer, dataset, **args)
+    monkeypatch.setattr(limber.EncoderTokens, "__call__", real)
+    resumed, resumed_curve = train_limber(encoder, lm, tokenizer, dataset, **args)
+    assert resumed_curve == curve and all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
+    with pytest.raises(ValueError, match="the store lacks 12 of the training scenes"):
+        train_limber(encoder, lm, tokenizer, dataset, split="test", store=store, max_steps_scenes=16)
