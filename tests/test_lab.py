@@ -8,7 +8,8 @@ import torch
 
 from spatialprobe.features.key import weights_fingerprint
 from spatialprobe.lab.build import Lab, train_lab
-from spatialprobe.lab.captioning import attribute_scores, caption_metrics, named_objects
+from spatialprobe.lab.captioning import attribute_scores, named_objects
+from spatialprobe.metrics.captions import caption_metrics
 from spatialprobe.lab.config import LabConfig, LabConfigError
 from spatialprobe.lab.data import load
 from spatialprobe.lab.lm import caption_loss

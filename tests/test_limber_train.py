@@ -71,3 +71,34 @@ def test_an_interrupted_limber_run_resumes_to_the_map_of_an_uninterrupted_one(se
     assert resumed_curve == curve and all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
     with pytest.raises(ValueError, match="the store lacks 12 of the training scenes"):
         train_limber(encoder, lm, tokenizer, dataset, split="test", store=store, max_steps_scenes=16)
+
+
+def test_a_caption_names_categories_by_lemma_and_synonym():
+    from spatialprobe.metrics.captions import category_scores, named_categories
+
+    categories = ["cat", "couch", "dining table", "dog", "person"]
+    assert named_categories("Two men sit on a sofa next to the dogs.", categories) == {"person", "couch", "dog"}
+    assert named_categories("a plate on a table", categories) == {"dining table"}
+    scores = category_scores("Two men sit on a sofa next to the dogs.", {"person", "couch", "cat", "dog"}, categories)
+    assert scores == {"category_precision": 1.0, "category_recall": 0.75}
+    assert np.isnan(category_scores("nothing here", {"cat"}, categories)["category_precision"])
+
+
+def test_limber_captions_are_scored_against_blind_and_a_random_encoder(setup, tmp_path):
+    from spatialprobe.results.store import ResultStore
+    from spatialprobe.train.captions import METRICS, evaluate_limber
+
+    dataset, encoder, lm, tokenizer, store = setup
+    mapping, _ = train_limber(encoder, lm, tokenizer, dataset, variant="pooled", epochs=1, batch_size=8, store=store, max_steps_scenes=16)
+    results = ResultStore(tmp_path / "results")
+    records = evaluate_limber(mapping, encoder, lm, tokenizer, dataset, name="clip→gpt2", n_resamples=100, out=results)
+    assert [r.condition["control"] for r in records] == ["none", "blind", "model − blind"]
+    assert {"BLEU-4", "CIDEr"} <= set(records[0].metrics) <= set(METRICS) and records[0].protocol == "limber"
+    captions = results.predictions(records[0])
+    assert len(captions) == len(dataset.scenes("test")) and all(isinstance(c["prediction"], str) for c in captions)
+    blind = [c["prediction"] for c in results.predictions(records[1])]
+    assert blind != [c["prediction"] for c in captions] or len(set(blind)) == 1  # another image's prompt (unless the LM ignores prompts)
+    random = load_model(encoder.name, random_init=True)
+    random_map, _ = train_limber(random, lm, tokenizer, dataset, variant="pooled", epochs=1, batch_size=8, max_steps_scenes=16)
+    (floor, *_) = evaluate_limber(random_map, random, lm, tokenizer, dataset, name="random clip→gpt2", n_resamples=100)
+    assert floor.model == "random clip→gpt2" and "BLEU-4" in floor.metrics

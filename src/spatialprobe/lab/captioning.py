@@ -1,6 +1,6 @@
 """Captions from a visual prompt, and what they got right.
 
-BLEU-4 and CIDEr come from pycocoevalcap (tokenised in Python, so Java is not needed). Because
+BLEU-4 and CIDEr come from `metrics.captions` (pycocoevalcap, tokenised in Python). Because
 BLEU/CIDEr cannot separate *what* transferred, each caption is also parsed into the objects it
 names (size colour shape phrases) and matched to the scene's ground truth: per-attribute precision
 (shape, colour, size of named objects that match a real one), recall of the scene's objects, and
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from spatialprobe.lab.text import words
+from spatialprobe.metrics.captions import words
 
 
 @torch.inference_mode()
@@ -71,15 +71,3 @@ def attribute_scores(text: str, scene, vocabulary) -> dict[str, float]:
         "object_recall": matched / len(truth) if truth else nan,
         "hallucination_rate": hallucinated / len(named) if named else nan,
     }
-
-
-def caption_metrics(generated: list[str], references: list[list[str]]) -> dict[str, np.ndarray]:
-    """Per-caption BLEU-4 and CIDEr (pycocoevalcap, Python tokenisation)."""
-    from pycocoevalcap.bleu.bleu import Bleu
-    from pycocoevalcap.cider.cider import Cider
-
-    gts = {i: [" ".join(words(r)) for r in refs] for i, refs in enumerate(references)}
-    res = {i: [" ".join(words(g)) or "empty"] for i, g in enumerate(generated)}
-    _, bleu = Bleu(4).compute_score(gts, res, verbose=0)
-    _, cider = Cider().compute_score(gts, res)
-    return {"BLEU-4": np.asarray(bleu[3], dtype=np.float64), "CIDEr": np.asarray(cider, dtype=np.float64)}

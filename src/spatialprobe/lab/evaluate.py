@@ -13,18 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spatialprobe.lab.captioning import attribute_scores, caption_metrics, generate
+from spatialprobe.lab.captioning import attribute_scores, generate
+from spatialprobe.metrics.captions import caption_metrics
+from spatialprobe.train.captions import derangement
 from spatialprobe.lab.data import load
 from spatialprobe.lab.trainer import encoder_tokens
 from spatialprobe.models import toy
 from spatialprobe.scenes.dataset import SceneDataset
-
-
-def _derangement(n: int, seed: int) -> np.ndarray:
-    order = np.random.default_rng(seed).permutation(n)
-    out = np.empty(n, dtype=np.int64)
-    out[order] = np.roll(order, 1)
-    return out
 
 
 def caption_items(model, tokenizer, data, prompts: torch.Tensor, vocabulary) -> dict[str, np.ndarray]:
@@ -55,7 +50,7 @@ def evaluate(checkpoints: dict[str, Path], data_dir: str, out: str | Path, *, sp
         with torch.inference_mode():
             prompts = model.connector(encoder_tokens(model, data))
         runs = {"none": caption_items(model, tokenizer, data, prompts, vocabulary),
-                "blind": caption_items(model, tokenizer, data, prompts[_derangement(len(ids), seed)], vocabulary)}
+                "blind": caption_items(model, tokenizer, data, prompts[derangement(len(ids), seed)], vocabulary)}
         connector, encoder = name.split("@")
         for control, res in runs.items():
             metrics = {}

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import re
+from spatialprobe.metrics.captions import words
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 PROMPT_WORDS = ["where", "is"]
 """Words of the location head's ``where is …`` prompts, in the vocabulary even if no lab text uses them."""
-_TOKEN = re.compile(r"[a-z]+|[.,]")
-
-
-def words(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
 
 
 def train_tokenizer(texts: list[str]):
