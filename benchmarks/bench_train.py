@@ -71,7 +71,7 @@ def main() -> None:
         extract_s = time.perf_counter() - start
         train_n = min(args.scenes, len(dataset.scenes("probe_train")))
         steps = args.epochs * -(-train_n // args.batch)
-        common = dict(epochs=args.epochs, batch_size=args.batch, seed=0, max_steps_scenes=train_n, device=args.device, variant=args.variant)
+        common = dict(epochs=args.epochs, batch_size=args.batch, seed=0, max_scenes=train_n, device=args.device, variant=args.variant)
         times = {}
         for name, source in (("encoder every step", None), ("store", store)):
             runs = []

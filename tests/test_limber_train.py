@@ -35,7 +35,7 @@ def _frozen(encoder, lm):
 def test_only_the_map_learns_and_the_store_gives_the_encoders_tokens(setup, variant):
     dataset, encoder, lm, tokenizer, store = setup
     before = _frozen(encoder, lm)
-    args = dict(variant=variant, epochs=2, batch_size=8, lr=5e-3, seed=0, max_steps_scenes=16)
+    args = dict(variant=variant, epochs=2, batch_size=8, lr=5e-3, seed=0, max_scenes=16)
     live, live_curve = train_limber(encoder, lm, tokenizer, dataset, **args)
     stored, stored_curve = train_limber(encoder, lm, tokenizer, dataset, store=store, **args)
     after = _frozen(encoder, lm)
@@ -53,7 +53,7 @@ def test_an_interrupted_limber_run_resumes_to_the_map_of_an_uninterrupted_one(se
     from spatialprobe.train import limber
 
     dataset, encoder, lm, tokenizer, store = setup
-    args = dict(epochs=2, batch_size=4, seed=1, store=store, max_steps_scenes=16, checkpoints=tmp_path / "c", every=1)
+    args = dict(epochs=2, batch_size=4, seed=1, store=store, max_scenes=16, checkpoints=tmp_path / "c", every=1)
     whole, curve = train_limber(encoder, lm, tokenizer, dataset, **{**args, "checkpoints": None})
     calls, real = [], limber.EncoderTokens.__call__
 
@@ -70,7 +70,7 @@ def test_an_interrupted_limber_run_resumes_to_the_map_of_an_uninterrupted_one(se
     resumed, resumed_curve = train_limber(encoder, lm, tokenizer, dataset, **args)
     assert resumed_curve == curve and all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
     with pytest.raises(ValueError, match="the store lacks 12 of the training scenes"):
-        train_limber(encoder, lm, tokenizer, dataset, split="test", store=store, max_steps_scenes=16)
+        train_limber(encoder, lm, tokenizer, dataset, split="test", store=store, max_scenes=16)
 
 
 def test_a_caption_names_categories_by_lemma_and_synonym():
@@ -89,7 +89,7 @@ def test_limber_captions_are_scored_against_blind_and_a_random_encoder(setup, tm
     from spatialprobe.train.captions import METRICS, evaluate_limber
 
     dataset, encoder, lm, tokenizer, store = setup
-    mapping, _ = train_limber(encoder, lm, tokenizer, dataset, variant="pooled", epochs=1, batch_size=8, store=store, max_steps_scenes=16)
+    mapping, _ = train_limber(encoder, lm, tokenizer, dataset, variant="pooled", epochs=1, batch_size=8, store=store, max_scenes=16)
     results = ResultStore(tmp_path / "results")
     records = evaluate_limber(mapping, encoder, lm, tokenizer, dataset, name="clip→gpt2", n_resamples=100, out=results)
     assert [r.condition["control"] for r in records] == ["none", "blind", "model − blind"]
@@ -99,6 +99,6 @@ def test_limber_captions_are_scored_against_blind_and_a_random_encoder(setup, tm
     blind = [c["prediction"] for c in results.predictions(records[1])]
     assert blind != [c["prediction"] for c in captions] or len(set(blind)) == 1  # another image's prompt (unless the LM ignores prompts)
     random = load_model(encoder.name, random_init=True)
-    random_map, _ = train_limber(random, lm, tokenizer, dataset, variant="pooled", epochs=1, batch_size=8, max_steps_scenes=16)
+    random_map, _ = train_limber(random, lm, tokenizer, dataset, variant="pooled", epochs=1, batch_size=8, max_scenes=16)
     (floor, *_) = evaluate_limber(random_map, random, lm, tokenizer, dataset, name="random clip→gpt2", n_resamples=100)
     assert floor.model == "random clip→gpt2" and "BLEU-4" in floor.metrics

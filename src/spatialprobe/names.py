@@ -18,6 +18,8 @@ JOINT_CONDITIONS = JOINT_TRAINED + ("blind", "control task")
 CONTROLS = ("control_task", "blind", "random_init", "baselines")
 """Frozen-protocol controls of a probe config."""
 TEXT_ENCODERS = ("bow", "minilm", "lm")
+DTYPES = ("float32", "float16", "bfloat16")
+"""Model dtypes for extraction (``--dtype``)."""
 CONDITIONING = ("concat", "bilinear")
 """How text-conditioned designs combine pooled features with the text."""
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "undecidable", "not evaluated")

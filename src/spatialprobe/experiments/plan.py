@@ -68,6 +68,7 @@ def shortcuts(d: dict, models: list[str], data: list[str], source: str) -> list[
 def _substitute(d: dict, source: str) -> dict:
     """``d`` with every model alias in the studies' model options and the claims' selectors replaced by its spec."""
     from spatialprobe.experiments.studies import STUDIES
+    from spatialprobe.experiments.studies._probing import SPEC_SCHEMES
 
     aliases = d.get("models") or {}
     if not isinstance(aliases, dict):
@@ -75,7 +76,7 @@ def _substitute(d: dict, source: str) -> dict:
     for alias, spec in aliases.items():
         if not isinstance(alias, str) or not ALIAS.match(alias):
             raise PlanError(f"{source}: models.{alias}: an alias is a letter then letters, digits, '_' or '-' (no ':', '+', '@')")
-        if not isinstance(spec, str) or spec.partition(":")[0] not in ("hf", "toy", "lab") or not spec.partition(":")[2]:
+        if not isinstance(spec, str) or spec.partition(":")[0] not in (*SPEC_SCHEMES, "lab") or not spec.partition(":")[2]:
             raise PlanError(f"{source}: models.{alias}: expected a model spec (hf:…, toy:… or lab:<connector>), got {spec!r}")
     if not aliases:
         return d
@@ -192,16 +193,17 @@ class Plan:
                 raise PlanError(f"lab.{key}: set by the run (scenes, cache, lab_seeds), not in the plan")
         if bool(self.scenes) == (self.data is not None):
             raise PlanError("scenes, data: give exactly one — synthetic scenes (scenes: {n: …}) or a dataset (data: DIR or SOURCE:ROOT)")
-        named = self.data if isinstance(self.data, dict) else {"": self.data}
-        for name, address in named.items():
-            if self.data is not None and not (isinstance(address, str) and address):
+        for name, address in self.datasets().items():
+            if not (isinstance(address, str) and address):
                 raise PlanError(f"data{'.' + str(name) if name else ''}: expected a scene directory or SOURCE:ROOT string, got {address!r}")
             if name and not (isinstance(name, str) and ALIAS.match(name)):
                 raise PlanError(f"data.{name}: a dataset name is a letter then letters, digits, '_' or '-'")
         if isinstance(self.data, dict) and not self.data:
             raise PlanError("data: an empty mapping; name at least one dataset")
-        if self.dtype not in ("float32", "float16", "bfloat16"):
-            raise PlanError(f"dtype: {self.dtype!r}; valid: float32, float16, bfloat16")
+        from spatialprobe.names import DTYPES
+
+        if self.dtype not in DTYPES:
+            raise PlanError(f"dtype: {self.dtype!r}; valid: {', '.join(DTYPES)}")
         for i, claim in enumerate(self.claims):
             if claim.study not in self.studies:
                 raise PlanError(f"claims[{i}].study: {claim.study!r} is not among the plan's studies {list(self.studies)}")
@@ -260,6 +262,12 @@ class Plan:
         plan = cls.from_dict(d, source=str(path))
         plan.scale = scale
         return plan
+
+    def datasets(self) -> dict:
+        """``data`` by name (``""`` for a single unnamed one); empty for synthetic ``scenes``."""
+        if self.data is None:
+            return {}
+        return dict(self.data) if isinstance(self.data, dict) else {"": self.data}
 
     def to_dict(self) -> dict:
         return {**asdict(self), "claims": [c.to_dict() for c in self.claims]}

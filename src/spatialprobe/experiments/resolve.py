@@ -50,7 +50,7 @@ def planned_steps(plan: Plan) -> list:
         missing = [m for m in models if not is_spec(m) and m.removeprefix("lab:") not in names]
         if missing:
             raise PlanError(f"studies.{study}.models: {missing} are not lab connectors{aliases}" + (f"; the lab trains {', '.join(names)}" if names else ""))
-    datasets = dict(plan.data) if isinstance(plan.data, dict) else {"": plan.data or Path("<scenes>")}
+    datasets = plan.datasets() or {"": Path("<scenes>")}
     if names and len(datasets) > 1:
         raise PlanError(f"data: the lab trains on one dataset; this plan names {', '.join(datasets)}")
     ctx = RunContext(plan, Path("<run>"), datasets, {seed: {m: Path(f"<{m}>") for m in names} for seed in plan.lab_seeds}, progress=False)
@@ -70,8 +70,7 @@ def check_data(plan: Plan) -> None:
     from spatialprobe.registry import SOURCES, nearest
     from spatialprobe.scenes.address import parse
 
-    named = plan.data if isinstance(plan.data, dict) else {"": plan.data} if plan.data else {}
-    for name, address in named.items():
+    for name, address in plan.datasets().items():
         where = f"data.{name}" if name else "data"
         if Path(address).expanduser().is_dir():
             if not (Path(address).expanduser() / "dataset.json").exists():

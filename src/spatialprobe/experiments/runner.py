@@ -39,12 +39,9 @@ class RunContext:
 
     @property
     def scenes(self) -> Path | str:
-        """The plan's only dataset (the lab-training studies read one)."""
-        if len(self.datasets) != 1:
-            from spatialprobe.experiments.plan import PlanError
-
-            raise PlanError(f"data: the lab trains on one dataset; this plan names {', '.join(self.datasets)}")
-        return next(iter(self.datasets.values()))
+        """The plan's only dataset, which the lab-training studies read (`resolve` refuses a lab with several)."""
+        (scenes,) = self.datasets.values()
+        return scenes
 
 
 def scenes_for(plan: Plan, progress: bool = True) -> dict[str, Path | str]:
@@ -54,7 +51,7 @@ def scenes_for(plan: Plan, progress: bool = True) -> dict[str, Path | str]:
     from spatialprobe.scenes.sources.synthetic import SyntheticConfig, build
 
     if plan.data is not None:
-        return dict(plan.data) if isinstance(plan.data, dict) else {"": plan.data}
+        return plan.datasets()
 
     cfg = SyntheticConfig(**plan.scenes)
     out = cache_root() / "scenes" / content_key(cfg.to_dict())
@@ -72,7 +69,7 @@ def lab_models(plan: Plan, datasets: dict[str, Path], progress: bool = True, wor
 
     if not uses_lab(plan):
         return {}
-    (scenes,) = datasets.values()  # `resolve` refused a lab with several datasets
+    (scenes,) = datasets.values()  # `resolve` refuses a lab with several datasets
     return {seed: train_lab(LabConfig.from_dict({**plan.lab, "data": str(scenes), "seed": seed}), progress=progress, workers=workers, threads=threads).checkpoints
             for seed in plan.lab_seeds}
 
@@ -193,13 +190,12 @@ def run_plan(plan: Plan, runs: str | Path = "runs", *, resume: bool = True, prog
     """Run ``plan`` end to end and write its report; returns the run folder. Independent lab stages
     run on ``workers`` local processes of ``threads`` torch threads (`spatialprobe.workers`), the
     steps on ``executor`` (`spatialprobe.executors`) with as many workers."""
+    from spatialprobe.executors import check
     from spatialprobe.experiments.document import write_report
     from spatialprobe.experiments.resolve import resolve
 
     start = time.perf_counter()
     resolve(plan)  # every claim, study option and model against what the plan will produce, before any work
-    from spatialprobe.executors import check
-
     check(executor, executor_options)
     directory, resumed = run_directory(plan, runs, resume)
     say(f"{'continuing' if resumed else 'run folder'}: {directory}")

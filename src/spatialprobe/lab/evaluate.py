@@ -15,7 +15,7 @@ import torch
 
 from spatialprobe.lab.captioning import attribute_scores, generate
 from spatialprobe.metrics.captions import caption_metrics
-from spatialprobe.train.captions import derangement
+from spatialprobe.train.captions import caption_differences, caption_estimates, derangement
 from spatialprobe.lab.data import load
 from spatialprobe.lab.trainer import encoder_tokens
 from spatialprobe.models import toy
@@ -37,7 +37,6 @@ def evaluate(checkpoints: dict[str, Path], data_dir: str, out: str | Path, *, sp
     """Write caption records for every model (and its blind baseline) under ``out``; return them."""
     from spatialprobe.results.origin import provenance
     from spatialprobe.results.record import ResultRecord
-    from spatialprobe.results.stats import cluster_bootstrap, paired_difference
     from spatialprobe.results.store import ResultStore
 
     dataset = SceneDataset(data_dir)
@@ -53,13 +52,7 @@ def evaluate(checkpoints: dict[str, Path], data_dir: str, out: str | Path, *, sp
                 "blind": caption_items(model, tokenizer, data, prompts[derangement(len(ids), seed)], vocabulary)}
         connector, encoder = name.split("@")
         for control, res in runs.items():
-            metrics = {}
-            for key, values in res.items():
-                if key == "texts":
-                    continue
-                ok = ~np.isnan(values)
-                if ok.sum() >= 2 and len(np.unique(ids[ok])) >= 2:
-                    metrics[key] = cluster_bootstrap(values[ok], ids[ok], n_resamples=n_resamples, seed=seed)
+            metrics = caption_estimates(res, ids, [k for k in res if k != "texts"], n_resamples, seed)
             record = ResultRecord(
                 task="captioning", model=f"lab:{name}", site="connector.out", probe=None, protocol="lab", seed=seed,
                 condition={"connector": connector, "encoder": encoder, "control": control},
@@ -71,12 +64,8 @@ def evaluate(checkpoints: dict[str, Path], data_dir: str, out: str | Path, *, sp
                      for i, (s, t, sc) in enumerate(zip(ids, res["texts"], data.scenes))]
             store.write(record, preds)
             records.append(record)
-        diff = {}
-        for key in ("BLEU-4", "CIDEr", "shape_precision", "colour_precision", "size_precision", "object_recall"):
-            a, b = runs["none"][key], runs["blind"][key]
-            ok = ~(np.isnan(a) | np.isnan(b))
-            if ok.sum() >= 2:
-                diff[key] = paired_difference(a[ok], b[ok], ids[ok], n_resamples=n_resamples, seed=seed)
+        diff = caption_differences(runs["none"], runs["blind"], ids, ("BLEU-4", "CIDEr", "shape_precision", "colour_precision", "size_precision",
+                                                                  "object_recall"), n_resamples, seed)
         record = ResultRecord(
             task="captioning", model=f"lab:{name}", site="connector.out", probe=None, protocol="lab", seed=seed,
             condition={"connector": connector, "encoder": encoder, "control": "model − blind"},

@@ -11,11 +11,12 @@ import torch
 from spatialprobe.models.adapter import Adapter, GeometryError
 from spatialprobe.models.card import Card
 from spatialprobe.models.preprocess import Preprocess, PreprocessError
+from spatialprobe import names
 from spatialprobe.names import HF_NOT_YET
 from spatialprobe.registry import MODELS
 
 SCHEMES = ("hf", "toy")
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+DTYPES = {name: getattr(torch, name) for name in names.DTYPES}
 
 
 class ModelLoadError(RuntimeError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from spatialprobe.names import CONDITIONING, CONTROLS, PROTOCOLS
+from spatialprobe.names import CONDITIONING, CONTROLS, DTYPES, PROTOCOLS
 from spatialprobe.names import TEXT_ENCODERS as ENCODERS
 
 
@@ -55,8 +55,8 @@ class ProbeConfig:
             value = getattr(self, name)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"config.{name}: expected a list of names, got {value!r}")
-        if self.dtype not in ("float32", "float16", "bfloat16"):
-            raise ConfigError(f"config.dtype: {self.dtype!r}; valid: float32, float16, bfloat16")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"config.dtype: {self.dtype!r}; valid: {', '.join(DTYPES)}")
         for name in ("model", "data", "text", "conditioning", "out", "device"):
             if not isinstance(getattr(self, name), str):
                 raise ConfigError(f"config.{name}: expected a string, got {getattr(self, name)!r}")

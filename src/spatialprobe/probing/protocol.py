@@ -194,7 +194,8 @@ class Runner:
             condition=cond,
             metrics=metrics,
             config={**self.config.to_dict(), **(extra or {})},
-            provenance=provenance(seed=seed, dtype=str(self.store.manifest["components"]["dtype"]).removeprefix("torch."), device=self.config.device if self.adapter else None,
+            provenance=provenance(seed=seed, dtype=str(self.store.manifest["components"]["dtype"]).removeprefix("torch."),
+                                  device=self.config.device if self.adapter else None,  # fit_probe: the store's extraction, not this run
                                   store=self.store.manifest["key"], store_hash=self.store.manifest["store_hash"]),
         )
         self.results.write(record, None if pred is None else _prediction_rows(items_test, pred, scores))

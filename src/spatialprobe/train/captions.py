@@ -39,13 +39,36 @@ def derangement(n: int, seed: int) -> np.ndarray:
     return out
 
 
+def caption_estimates(scores: dict[str, np.ndarray], ids: np.ndarray, keys, n_resamples: int, seed: int) -> dict:
+    """Cluster-bootstrap CIs over images of each per-caption score in ``keys`` (NaN: undefined for that caption, left out)."""
+    from spatialprobe.results.stats import cluster_bootstrap
+
+    out = {}
+    for key in keys:
+        ok = ~np.isnan(scores[key])
+        if ok.sum() >= 2 and len(np.unique(ids[ok])) >= 2:
+            out[key] = cluster_bootstrap(scores[key][ok], ids[ok], n_resamples=n_resamples, seed=seed)
+    return out
+
+
+def caption_differences(a: dict[str, np.ndarray], b: dict[str, np.ndarray], ids: np.ndarray, keys, n_resamples: int, seed: int) -> dict:
+    """Paired a − b differences per score in ``keys``, over the captions where both are defined."""
+    from spatialprobe.results.stats import paired_difference
+
+    out = {}
+    for key in keys:
+        ok = ~(np.isnan(a[key]) | np.isnan(b[key]))
+        if ok.sum() >= 2:
+            out[key] = paired_difference(a[key][ok], b[key][ok], ids[ok], n_resamples=n_resamples, seed=seed)
+    return out
+
+
 def evaluate_limber(mapping, encoder, lm, tokenizer, dataset, *, name: str, split: str = "test", site: str = "vision.out", store=None, seed: int = 0,
                     n_resamples: int = 1000, max_scenes: int | None = None, out=None) -> list:
     """Caption records of ``mapping`` (named ``name``) and its blind control on ``split``; written to ``out`` (a `ResultStore`) if given."""
     from spatialprobe.metrics.captions import caption_metrics, category_scores
     from spatialprobe.results.origin import provenance
     from spatialprobe.results.record import ResultRecord
-    from spatialprobe.results.stats import cluster_bootstrap, paired_difference
 
     scenes = dataset.scenes(split)[:max_scenes]
     if len(scenes) < 2:
@@ -75,18 +98,7 @@ def evaluate_limber(mapping, encoder, lm, tokenizer, dataset, *, name: str, spli
             out.write(r, predictions)
 
     for control, (texts, metrics) in scores.items():
-        estimates = {}
-        for key in METRICS:
-            ok = ~np.isnan(metrics[key])
-            if ok.sum() >= 2 and len(np.unique(ids[ok])) >= 2:
-                estimates[key] = cluster_bootstrap(metrics[key][ok], ids[ok], n_resamples=n_resamples, seed=seed)
-        record(control, estimates, [{"scene": s, "item": "caption", "prediction": t, "target": refs, "scores": {k: float(metrics[k][i]) for k in METRICS}}
+        record(control, caption_estimates(metrics, ids, METRICS, n_resamples, seed), [{"scene": s, "item": "caption", "prediction": t, "target": refs, "scores": {k: float(metrics[k][i]) for k in METRICS}}
                                     for i, (s, t, refs) in enumerate(zip(ids, texts, references))])
-    diff = {}
-    for key in METRICS:
-        a, b = scores["none"][1][key], scores["blind"][1][key]
-        ok = ~(np.isnan(a) | np.isnan(b))
-        if ok.sum() >= 2:
-            diff[key] = paired_difference(a[ok], b[ok], ids[ok], n_resamples=n_resamples, seed=seed)
-    record("model − blind", diff)
+    record("model − blind", caption_differences(scores["none"][1], scores["blind"][1], ids, METRICS, n_resamples, seed))
     return records

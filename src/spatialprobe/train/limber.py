@@ -99,16 +99,16 @@ class EncoderTokens:
 def train_limber(encoder, lm, tokenizer, dataset, *, site: str = "vision.out", variant: str = "tokens", prefix: int = 4, split: str = "probe_train",
                  epochs: int = 1, batch_size: int = 16, lr: float = 1e-3, seed: int = 0, store=None, accumulate: int = 1,
                  checkpoints: str | Path | None = None, every: int = 50, progress: bool = False,
-                 max_steps_scenes: int | None = None, device: str = "cpu") -> tuple[LinearMap, list[float]]:
+                 max_scenes: int | None = None, device: str = "cpu") -> tuple[LinearMap, list[float]]:
     """Train the LiMBeR map on ``split``'s captions; returns (the map, the loss per epoch).
 
     ``encoder``: an `Adapter` (`spatialprobe.load_model`); ``lm``, ``tokenizer``: `load_causal_lm`;
     ``store``: a `FeatureStore` holding ``site`` for these scenes (the fast path), or None.
     ``device``: where the map, the LM and the tokens live (load the encoder there too).
-    ``checkpoints``, ``every``: resume points (`train.loop`). ``max_steps_scenes``: train on the first N
+    ``checkpoints``, ``every``: resume points (`train.loop`). ``max_scenes``: train on the first N
     scenes only (benchmarks, smoke tests).
     """
-    scenes = dataset.scenes(split)[:max_steps_scenes]
+    scenes = dataset.scenes(split)[:max_scenes]
     if not scenes:
         raise ValueError(f"no {split} scenes to train on")
     for module in (encoder.model, lm):

@@ -54,10 +54,9 @@ def dataset(ctx, study: str, options: dict, task: str | None = None):
     return ctx.datasets[chosen]
 
 
-def probe_step(ctx, study: str, model: str, seed: int | None, weight: float = 1.0, data=None, **config) -> Step:
-    """Probe ``model`` on ``data`` (default: the plan's only dataset): a lab connector of lab seed
-    ``seed`` (records name ``lab:<connector>``, the step the seed), or a model spec (``seed`` None;
-    records and step name the spec)."""
+def probe_step(ctx, study: str, model: str, seed: int | None, *, data, weight: float = 1.0, **config) -> Step:
+    """Probe ``model`` on ``data`` (`dataset`): a lab connector of lab seed ``seed`` (records name
+    ``lab:<connector>``, the step the seed), or a model spec (``seed`` None; records and step name the spec)."""
     from spatialprobe.probing.config import ProbeConfig
     from spatialprobe.probing.outline import outline
 
@@ -66,7 +65,7 @@ def probe_step(ctx, study: str, model: str, seed: int | None, weight: float = 1.
     else:
         name = model.removeprefix("lab:")
         spec, step_id = f"toy:{ctx.models[seed][name]}", f"{study}/{name}/lab{seed}"
-    config = {"model": spec, "name": record_model(model), "data": str(ctx.scenes if data is None else data), "seeds": ctx.plan.probe_seeds,
+    config = {"model": spec, "name": record_model(model), "data": str(data), "seeds": ctx.plan.probe_seeds,
               "bootstrap": ctx.plan.bootstrap, "controls": [], **config}
     config.update({k: getattr(ctx.plan, k) for k, default in (("device", "cpu"), ("dtype", "float32")) if getattr(ctx.plan, k) != default})
     # a spec's weights and a dataset directory are not content-keyed: such a step is never reused from the step cache

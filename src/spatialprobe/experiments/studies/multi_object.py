@@ -18,7 +18,8 @@ TASKS = [
 
 
 def steps(ctx, options: dict) -> list:
-    sets = ["paired"] + (["global"] if "global" in (options.get("data") if isinstance(options.get("data"), dict) else {}) else [])
+    data = options.get("data")
+    sets = ["paired", "global"] if isinstance(data, dict) and "global" in data else ["paired"]
     common = dict(sites=options.get("sites", ["vision.layer.*"]), pools=options.get("pools", POOLS), probes=[options.get("probe", "perceptron")],
                   controls=options.get("controls", []))
     return [
@@ -72,5 +73,5 @@ def section(results, options: dict, scenes) -> list:
     ]
 
 
-STUDIES.register("multi_object", Study("multi_object", "Multi-object representations (2406.09067)", steps, section, 
+STUDIES.register("multi_object", Study("multi_object", "Multi-object representations (2406.09067)", steps, section,
                                       options=("models", "sites", "tasks", "pools", "probe", "controls", "data"), any_model=True))

@@ -46,9 +46,9 @@ class Probe:
 
     # -- shared --------------------------------------------------------------------------------
     def _classes(self, y: np.ndarray) -> np.ndarray:
-        """Learn the label set (classification); the targets as class indices."""
+        """Learn the label set (classification: the targets as class indices; other kinds: none, ``y`` as is)."""
         self.classes_ = self.kind.classes(y)
-        return np.searchsorted(self.classes_, y)
+        return y if self.classes_ is None else np.searchsorted(self.classes_, y)
 
     def predict(self, X) -> np.ndarray:
         return self.labels(self.decision(X))

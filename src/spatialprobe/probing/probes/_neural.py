@@ -5,7 +5,7 @@ a mapping ``{"tokens": (S, T, d) per scene, "scene_of": (n,) index into it (defa
 per item), "text": (n, k) | None}``
 (+ ``"aux"`` training-only targets, e.g. a relation's subject and object boxes). Every network is
 called as ``net(visual, text, scene_of)``. Validation picks the best epoch on the task's own
-metric (box ACC@0.5, accuracy, −L1); box targets (unit cx, cy, w, h) train with L1 + GIoU.
+metric (box ACC@0.5, accuracy, −L1); box targets (unit cx, cy, w, h) train with L1 + GIoU (`kinds.box_loss`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from spatialprobe.probing.items import ProbingError
@@ -24,39 +23,6 @@ from spatialprobe.probing.training import Recipe, fit
 CHUNK = 1024
 PER_SCENE = 3
 """At most this many items of one scene go into a minibatch together (see `Inputs.batches`)."""
-
-
-def giou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """1 − GIoU for unit (cx, cy, w, h) boxes."""
-
-    def corners(b):
-        cx, cy, w, h = b.unbind(-1)
-        w, h = w.abs(), h.abs()
-        return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-
-    px0, py0, px1, py1 = corners(pred)
-    tx0, ty0, tx1, ty1 = corners(target)
-    inter = (torch.min(px1, tx1) - torch.max(px0, tx0)).clamp(min=0) * (torch.min(py1, ty1) - torch.max(py0, ty0)).clamp(min=0)
-    union = (px1 - px0) * (py1 - py0) + (tx1 - tx0) * (ty1 - ty0) - inter
-    hull = (torch.max(px1, tx1) - torch.min(px0, tx0)) * (torch.max(py1, ty1) - torch.min(py0, ty0))
-    giou = inter / union.clamp(min=1e-9) - (hull - union) / hull.clamp(min=1e-9)
-    return (1 - giou).mean()
-
-
-def box_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.l1_loss(pred, target) + giou_loss(pred.reshape(-1, 4), target.reshape(-1, 4))
-
-
-def box_hits(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """IoU of unit cxcywh boxes, row by row."""
-    from spatialprobe.geometry import iou
-
-    def xyxy(b):
-        cx, cy, w, h = np.asarray(b, dtype=np.float64).T
-        w, h = np.abs(w), np.abs(h)
-        return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-
-    return iou(xyxy(pred), xyxy(target))
 
 
 @dataclass
@@ -166,8 +132,7 @@ class NeuralProbe(Probe):
 
     def n_outputs(self, y) -> int:
         """The network's output width for training targets ``y`` (learning the label set of classes)."""
-        if self.kind == "classification":
-            self._classes(np.asarray(y))
+        self._classes(np.asarray(y))
         return self.kind.n_outputs(y, self.classes_)
 
     def validation_score(self, out: torch.Tensor, y: torch.Tensor) -> float:

@@ -23,7 +23,7 @@ class Logistic(Probe):
         super().__init__(kind, seed)
         self.l2_grid, self.max_iter = tuple(l2_grid), max_iter
 
-    def _fit_one(self, X: torch.Tensor, Y: torch.Tensor, l2: float):
+    def _fit_one(self, X: torch.Tensor, Y: torch.Tensor, target: torch.Tensor, l2: float):
         torch.manual_seed(self.seed)
         W = torch.zeros(X.shape[1], Y.shape[1], dtype=X.dtype, requires_grad=True)
         b = torch.zeros(Y.shape[1], dtype=X.dtype, requires_grad=True)
@@ -32,7 +32,7 @@ class Logistic(Probe):
         def closure():
             opt.zero_grad()
             logits = X @ W + b
-            loss = self.kind.loss(logits, Y.argmax(1) if self.kind == "classification" else Y, box=False) + l2 * (W**2).sum() / 2
+            loss = self.kind.loss(logits, target, box=False) + l2 * (W**2).sum() / 2
             loss.backward()
             return loss
 
@@ -43,13 +43,14 @@ class Logistic(Probe):
         X = torch.as_tensor(np.asarray(X), dtype=torch.float64)
         self.mean_, self.std_ = X.mean(0), X.std(0).clamp(min=1e-6)
         Xs = (X - self.mean_) / self.std_
-        if self.kind == "classification":
-            self._classes(np.asarray(y))
+        self._classes(np.asarray(y))
         Y = torch.as_tensor(self.kind.least_squares_targets(y, self.classes_))
+        target = self.kind.network_targets(y, self.classes_)
+        target = target.to(Y.dtype) if target.is_floating_point() else target
         grid = self.l2_grid if X_val is not None else self.l2_grid[2:3]
         best = None
         for l2 in grid:
-            self.W_, self.b_ = self._fit_one(Xs, Y, l2)
+            self.W_, self.b_ = self._fit_one(Xs, Y, target, l2)
             score = self.score(X_val, y_val) if X_val is not None else 0.0
             if best is None or score > best[0]:
                 best = (score, l2, self.W_, self.b_)

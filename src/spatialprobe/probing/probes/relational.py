@@ -17,7 +17,8 @@ from torch import nn
 
 from spatialprobe.probing.items import ProbingError
 from spatialprobe.probing.probes._attention import SceneAttention, TextQueries, Tokens, mlp_head, text_statistics
-from spatialprobe.probing.probes._neural import NeuralProbe, box_loss, require_tokens
+from spatialprobe.probing.kinds import box_loss
+from spatialprobe.probing.probes._neural import NeuralProbe, require_tokens
 from spatialprobe.registry import PROBES
 
 GEOMETRY_SCALE = 4.0

@@ -41,8 +41,7 @@ class Ridge(Probe):
         if X_val is None:
             raise ProbingError("ridge chooses λ on validation rows: pass X_val, y_val")
         Xv, _ = _as_batch(X_val)
-        if self.kind == "classification":
-            self._classes(np.asarray(y))
+        self._classes(np.asarray(y))
         Y = torch.as_tensor(self.kind.least_squares_targets(y, self.classes_))
         yv = self.kind.sweep_targets(y_val, self.classes_)
         y_mu = Y.mean(dim=0)
