@@ -102,3 +102,12 @@ def test_limber_captions_are_scored_against_blind_and_a_random_encoder(setup, tm
     random_map, _ = train_limber(random, lm, tokenizer, dataset, variant="pooled", epochs=1, batch_size=8, max_scenes=16)
     (floor, *_) = evaluate_limber(random_map, random, lm, tokenizer, dataset, name="random clip→gpt2", n_resamples=100)
     assert floor.model == "random clip→gpt2" and "BLEU-4" in floor.metrics
+
+
+def test_a_bfloat16_encoder_and_lm_train_a_float32_map(setup, tmp_path):
+    dataset, encoder, lm, tokenizer, _ = setup
+    encoder16 = load_model(encoder.name, dtype="bfloat16")
+    lm16, _ = load_causal_lm(lm.name_or_path if lm.name_or_path.startswith("hf:") else f"hf:{lm.name_or_path}", dtype="bfloat16")
+    assert lm16.dtype == torch.bfloat16
+    mapping, curve = train_limber(encoder16, lm16, tokenizer, dataset, variant="pooled", epochs=1, batch_size=8, max_scenes=16)
+    assert mapping.linear.weight.dtype == torch.float32 and np.isfinite(curve).all()

@@ -7,9 +7,9 @@ import os
 import sys
 
 from spatialprobe import __version__
-from spatialprobe.cli import data, demo, features, lab, ls, models, probe, report, results, run, scenes
+from spatialprobe.cli import data, demo, features, lab, ls, models, probe, report, results, run, scenes, train
 
-COMMANDS = (scenes, data, models, features, probe, lab, run, report, results, ls, demo)
+COMMANDS = (scenes, data, models, features, probe, lab, train, run, report, results, ls, demo)
 
 
 class UserError(Exception):
@@ -47,6 +47,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         "spatialprobe.experiments.plan": "PlanError",
         "spatialprobe.scenes.sources._real": "SourceError",
         "spatialprobe.executors": "ExecutorError",
+        "spatialprobe.train.recipe": "RecipeError",
+        "spatialprobe.train.loop": "CheckpointError",
     }
     errors += [getattr(sys.modules[m], name) for m, name in lazy.items() if m in sys.modules]
     return (*errors, FileExistsError, FileNotFoundError)

@@ -97,9 +97,16 @@ def check_models(steps: list) -> None:
     from spatialprobe.models.loading import load_structure
     from spatialprobe.models.sites import expand
 
+    from spatialprobe.train.limber import check_causal_lm
+
     loaded = {}
     for step in steps:
-        config = step.kwargs.get("config", {})
+        config = step.kwargs.get("config") or _recipe_models(step.kwargs.get("settings", {}))
+        if config.get("lm"):
+            try:
+                check_causal_lm(config["lm"])
+            except ModelLoadError as err:
+                raise PlanError(f"{step.id}: lm: {err}") from None
         spec = config.get("model")
         if not (isinstance(spec, str) and is_spec(spec)) or str(config.get("name", "")).startswith("lab:"):
             continue
@@ -115,6 +122,11 @@ def check_models(steps: list) -> None:
             expand(config.get("sites", []), adapter.sites(), spec)
         except UnknownSiteError as err:
             raise PlanError(f"{step.id}: {err}") from None
+
+
+def _recipe_models(settings: dict) -> dict:
+    """A training recipe's encoder, the site it reads and its LM, in the probe config's names."""
+    return {"model": settings.get("encoder"), "sites": [settings["site"]] if "site" in settings else [], "lm": settings.get("lm")}
 
 
 def resolve(plan: Plan) -> Produces:

@@ -39,11 +39,58 @@ class LinearMap(nn.Module):
             return self.linear(tokens)
         return self.linear(tokens.mean(dim=1)).reshape(len(tokens), self.prefix, -1)
 
+    def save(self, path: str | Path, meta: dict | None = None) -> None:
+        """The map's weights in safetensors, its shape and ``meta`` (strings) in the file's metadata."""
+        from safetensors.torch import save_file
 
-def load_causal_lm(spec: str):
+        shape = {"d_in": self.linear.in_features, "d_lm": self.linear.out_features // (self.prefix if self.variant == "pooled" else 1),
+                 "variant": self.variant, "prefix": self.prefix}
+        tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, str(tmp),
+                  metadata={k: str(v) for k, v in {**(meta or {}), **shape}.items()})
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> LinearMap:
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata()
+        mapping = cls(int(meta["d_in"]), int(meta["d_lm"]), meta["variant"], int(meta["prefix"]))
+        mapping.load_state_dict(load_file(str(path)))
+        return mapping.eval()
+
+
+def load_causal_lm(spec: str, dtype: str = "float32", device: str = "cpu"):
     """``hf:<hub id or folder>`` → (a frozen causal LM, its tokenizer); safetensors only, offline by default."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from spatialprobe.models import ModelLoadError
+    from spatialprobe.models.loading import check_device
+    from spatialprobe.names import DTYPES
+
+    scheme, _, target = spec.partition(":")
+    if scheme != "hf" or not target:
+        raise ModelLoadError(f"LM spec {spec!r}: expected hf:<hub id or local dir>")
+    if dtype not in DTYPES:
+        raise ModelLoadError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
+    check_device(device)
+    try:
+        lm = AutoModelForCausalLM.from_pretrained(target, use_safetensors=True, dtype=getattr(torch, dtype))
+        tokenizer = AutoTokenizer.from_pretrained(target)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"{spec}: cannot load a causal LM and its tokenizer ({type(err).__name__}: {err})") from None
+    lm.to(device).eval().requires_grad_(False)
+    return lm, tokenizer
+
+
+def check_causal_lm(spec: str) -> None:
+    """Refuse, reading only its config, a spec that is not a causal LM transformers can load (a plan's check)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     from spatialprobe.models import ModelLoadError
 
@@ -51,12 +98,11 @@ def load_causal_lm(spec: str):
     if scheme != "hf" or not target:
         raise ModelLoadError(f"LM spec {spec!r}: expected hf:<hub id or local dir>")
     try:
-        lm = AutoModelForCausalLM.from_pretrained(target, use_safetensors=True)
-        tokenizer = AutoTokenizer.from_pretrained(target)
+        config = AutoConfig.from_pretrained(target)
     except (OSError, ValueError) as err:
-        raise ModelLoadError(f"{spec}: cannot load a causal LM and its tokenizer ({type(err).__name__}: {err})") from None
-    lm.eval().requires_grad_(False)
-    return lm, tokenizer
+        raise ModelLoadError(f"{spec}: cannot read its config ({type(err).__name__}: {err})") from None
+    if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise ModelLoadError(f"{spec}: a {config.model_type!r} model is not a causal LM (LiMBeR's map feeds a decoder's input embeddings)")
 
 
 def captions(scenes, tokenizer, max_length: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,7 +150,8 @@ def train_limber(encoder, lm, tokenizer, dataset, *, site: str = "vision.out", v
 
     ``encoder``: an `Adapter` (`spatialprobe.load_model`); ``lm``, ``tokenizer``: `load_causal_lm`;
     ``store``: a `FeatureStore` holding ``site`` for these scenes (the fast path), or None.
-    ``device``: where the map, the LM and the tokens live (load the encoder there too).
+    ``device``: where the map, the LM and the tokens live (load the encoder there too). The map
+    trains in float32 whatever the LM's dtype (a bfloat16 LM gets the prompt cast to bfloat16).
     ``checkpoints``, ``every``: resume points (`train.loop`). ``max_scenes``: train on the first N
     scenes only (benchmarks, smoke tests).
     """
@@ -123,7 +170,7 @@ def train_limber(encoder, lm, tokenizer, dataset, *, site: str = "vision.out", v
     embed = lm.get_input_embeddings()
 
     def step(index: np.ndarray) -> torch.Tensor:
-        prompt = mapping(tokens(index).to(device))
+        prompt = mapping(tokens(index).to(device)).to(embed.weight.dtype)
         text = embed(ids[index])
         inputs = torch.cat([prompt, text], dim=1)
         attention = torch.cat([torch.ones(prompt.shape[:2], dtype=mask.dtype, device=device), mask[index]], dim=1)
