@@ -1,4 +1,4 @@
-"""Dataset fixtures in the official schemas (COCO, RefCOCO's refer layout, VSR), written into a folder:
+"""Dataset fixtures in the official schemas (COCO, RefCOCO's refer layout, VSR, Localized Narratives, Visual Genome), written into a folder:
 no dataset can be downloaded here, so the sources and the shipped plans are tested on these."""
 
 from __future__ import annotations
@@ -103,4 +103,61 @@ def paired_coco(root: Path, n: int = 48) -> Path:
         instances = {**coco_instances(images, anns), "categories": PAIRED_CATEGORIES}
         (root / "annotations" / f"instances_{split}2017.json").write_text(json.dumps(instances))
         (root / "annotations" / f"captions_{split}2017.json").write_text(json.dumps({"images": images, "annotations": caps}))
+    return root
+
+
+def narration(image_id: str, annotator: int, words: list[str], box: tuple[float, float, float, float]) -> dict:
+    """One Localized Narratives line: each word spoken for 1 s while the mouse sweeps ``box`` (unit xyxy) left to right."""
+    x0, y0, x1, y1 = box
+    timed = [{"utterance": w, "start_time": float(i), "end_time": float(i) + 1.0} for i, w in enumerate(words)]
+    trace = [{"x": x0 + (x1 - x0) * k / 20, "y": y0 + (y1 - y0) * (k % 2), "t": len(words) * k / 20} for k in range(21)]
+    return {"dataset_id": "mscoco_train2017", "image_id": image_id, "annotator_id": annotator, "caption": " ".join(words).capitalize() + ".",
+            "timed_caption": timed, "traces": [trace[:10], trace[10:]], "voice_recording": f"coco_train/coco_train_{image_id}_{annotator}.ogg"}
+
+
+def narratives(root: Path, n: int = 6) -> Path:
+    """COCO's Localized Narratives: coco_train_…-0000{0,1}-of-00002.jsonl (train sharded) and coco_val_….jsonl; COCO 2017 images."""
+    rng = np.random.default_rng(1)
+    lines = {"coco_train_localized_narratives-00000-of-00002.jsonl": [], "coco_train_localized_narratives-00001-of-00002.jsonl": [],
+             "coco_val_localized_narratives.jsonl": []}
+    names = list(lines)
+    for i in range(n):
+        split = "train" if i < 2 * n // 3 else "val"
+        image_id = str(400 + i)
+        write_image(root / f"{split}2017" / f"{400 + i:012d}.jpg", int(rng.integers(60, 90)), int(rng.integers(50, 80)), 400 + i)
+        a, b = sorted(rng.uniform(0.05, 0.95, 2)), sorted(rng.uniform(0.05, 0.95, 2))
+        row = narration(image_id, 1, ["in", "this", "picture", "a", "cat"], (a[0], b[0], a[1], b[1]))
+        lines[names[0] if split == "train" else names[2]].append(json.dumps(row))
+        if i == 0:  # a second narration of the same image, in the other shard
+            lines[names[1]].append(json.dumps(narration(image_id, 2, ["a", "cat", "sits"], (0.1, 0.1, 0.5, 0.6))))
+    late = narration("400", 3, ["a", "dog"], (0.1, 0.1, 0.4, 0.4))
+    late["timed_caption"].append({"utterance": "there", "start_time": 50.0, "end_time": 51.0})  # after the trace ended
+    late["caption"] = "A dog there."
+    lines[names[1]] += [json.dumps(late), "{not json", json.dumps({**late, "traces": [[]]}),
+                        json.dumps(narration("499", 1, ["lost"], (0.1, 0.1, 0.2, 0.2)))]  # no points; an image with no file
+    for name, rows in lines.items():
+        (root / name).write_text("".join(r + "\n" for r in rows))
+    return root
+
+
+def visual_genome(root: Path, n: int = 8) -> Path:
+    """Visual Genome 1.2: region_descriptions.json, image_data.json, images in VG_100K / VG_100K_2; DenseCap's densecap_splits.json."""
+    rng = np.random.default_rng(2)
+    entries, data = [], []
+    for i in range(n):
+        image_id, w, h = 1 + i, int(rng.integers(60, 100)), int(rng.integers(50, 90))
+        folder = "VG_100K" if i % 2 else "VG_100K_2"
+        write_image(root / folder / f"{image_id}.jpg", w, h, 500 + i)
+        data.append({"width": w, "height": h, "url": f"https://cs.stanford.edu/people/rak248/{folder}/{image_id}.jpg", "image_id": image_id,
+                     "coco_id": None, "flickr_id": None})
+        regions = [{"region_id": 100 * image_id + k, "width": int(w / 3), "height": int(h / 3), "image_id": image_id, "phrase": f"the thing {k}",
+                    "y": int(k * h / 4), "x": int(k * w / 4)} for k in range(3)]
+        entries.append({"regions": regions, "id": image_id})
+    entries[0]["regions"].append({"region_id": 9999, "width": 50, "height": 10, "image_id": 1, "phrase": "off the edge", "y": 0, "x": data[0]["width"] - 10})
+    entries[1]["regions"].append({"region_id": 9998, "width": 5, "height": 5, "image_id": 2, "phrase": " ", "y": 0, "x": 0})
+    entries.append({"regions": [], "id": 77})  # no image file
+    (root / "region_descriptions.json").write_text(json.dumps(entries))
+    (root / "image_data.json").write_text(json.dumps(data))
+    ids = list(range(1, n + 1))
+    (root / "densecap_splits.json").write_text(json.dumps({"train": ids[: n // 2] + [77], "val": ids[n // 2 : 3 * n // 4], "test": ids[3 * n // 4 :]}))
     return root

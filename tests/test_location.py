@@ -6,7 +6,7 @@ import torch
 from spatialprobe.geometry import Box
 from spatialprobe.lab.config import LabConfig, LabConfigError, parse_preset
 from spatialprobe.lab.grounding import ground
-from spatialprobe.lab.location import LocationHead, set_location_loss, word_location_loss
+from spatialprobe.train.location import LocationHead, set_location_loss, word_location_loss
 from spatialprobe.lab.objectives import seen_caption
 from spatialprobe.lab.pixel import eos_positions, referring_prompts
 from spatialprobe.lab.text import encode_batch, train_tokenizer

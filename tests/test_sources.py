@@ -15,7 +15,7 @@ from spatialprobe.registry import SOURCES
 from spatialprobe.scenes import SceneDataset
 from spatialprobe.scenes.sources._real import SourceError
 
-from dataset_fixtures import annotation, coco_image, coco_instances, paired_coco, refcoco, vsr, write_image
+from dataset_fixtures import annotation, coco_image, coco_instances, narration, narratives, paired_coco, refcoco, visual_genome, vsr, write_image
 
 @pytest.fixture()
 def coco(tmp_path) -> Path:
@@ -173,44 +173,10 @@ def test_relation_runs_on_converted_vsr(tmp_path):
     assert record.metrics["accuracy"].n == 20 and "accuracy[predicate=left of]" in record.metrics  # per relation
 
 
-def _narration(image_id: str, annotator: int, words: list[str], box: tuple[float, float, float, float]) -> dict:
-    """One Localized Narratives line: each word spoken for 1 s while the mouse sweeps ``box`` (unit xyxy) left to right."""
-    x0, y0, x1, y1 = box
-    timed = [{"utterance": w, "start_time": float(i), "end_time": float(i) + 1.0} for i, w in enumerate(words)]
-    trace = [{"x": x0 + (x1 - x0) * k / 20, "y": y0 + (y1 - y0) * (k % 2), "t": len(words) * k / 20} for k in range(21)]
-    return {"dataset_id": "mscoco_train2017", "image_id": image_id, "annotator_id": annotator, "caption": " ".join(words).capitalize() + ".",
-            "timed_caption": timed, "traces": [trace[:10], trace[10:]], "voice_recording": f"coco_train/coco_train_{image_id}_{annotator}.ogg"}
-
-
-def _narratives(root: Path, n: int = 6) -> Path:
-    """COCO's Localized Narratives: coco_train_…-0000{0,1}-of-00002.jsonl (train sharded) and coco_val_….jsonl; COCO 2017 images."""
-    rng = np.random.default_rng(1)
-    lines = {"coco_train_localized_narratives-00000-of-00002.jsonl": [], "coco_train_localized_narratives-00001-of-00002.jsonl": [],
-             "coco_val_localized_narratives.jsonl": []}
-    names = list(lines)
-    for i in range(n):
-        split = "train" if i < 2 * n // 3 else "val"
-        image_id = str(400 + i)
-        write_image(root / f"{split}2017" / f"{400 + i:012d}.jpg", int(rng.integers(60, 90)), int(rng.integers(50, 80)), 400 + i)
-        a, b = sorted(rng.uniform(0.05, 0.95, 2)), sorted(rng.uniform(0.05, 0.95, 2))
-        row = _narration(image_id, 1, ["in", "this", "picture", "a", "cat"], (a[0], b[0], a[1], b[1]))
-        lines[names[0] if split == "train" else names[2]].append(json.dumps(row))
-        if i == 0:  # a second narration of the same image, in the other shard
-            lines[names[1]].append(json.dumps(_narration(image_id, 2, ["a", "cat", "sits"], (0.1, 0.1, 0.5, 0.6))))
-    late = _narration("400", 3, ["a", "dog"], (0.1, 0.1, 0.4, 0.4))
-    late["timed_caption"].append({"utterance": "there", "start_time": 50.0, "end_time": 51.0})  # after the trace ended
-    late["caption"] = "A dog there."
-    lines[names[1]] += [json.dumps(late), "{not json", json.dumps({**late, "traces": [[]]}),
-                        json.dumps(_narration("499", 1, ["lost"], (0.1, 0.1, 0.2, 0.2)))]  # no points; an image with no file
-    for name, rows in lines.items():
-        (root / name).write_text("".join(r + "\n" for r in rows))
-    return root
-
-
 def test_narratives_give_every_spoken_word_its_trace_box(tmp_path):
     from spatialprobe.scenes.sources.narratives import utterance_box
 
-    root = _narratives(tmp_path / "ln")
+    root = narratives(tmp_path / "ln")
     reading = SOURCES.get("narratives").read(root)
     scenes = {s.id: s for s in reading.scenes}
     assert len(scenes) == 6 and {s.meta["dataset_split"] for s in scenes.values()} == {"train", "val"}
@@ -220,7 +186,7 @@ def test_narratives_give_every_spoken_word_its_trace_box(tmp_path):
     assert [caption.word_text(w) for w in caption.words] == ["In", "this", "picture", "a", "cat"] and caption.kind == "narrative"
     region = first.object(caption.words[4].object)
     assert region.category is None and region.meta["kind"] == "trace" and region.meta["utterance"] == 4
-    points = np.array(sorted(((p["x"], p["y"], p["t"]) for seg in _narration("400", 1, ["in", "this", "picture", "a", "cat"], (0, 0, 1, 1))["traces"] for p in seg),
+    points = np.array(sorted(((p["x"], p["y"], p["t"]) for seg in narration("400", 1, ["in", "this", "picture", "a", "cat"], (0, 0, 1, 1))["traces"] for p in seg),
                       key=lambda p: p[2]))
     assert utterance_box(points, 4.0, 5.0).shape == (16, 2) and utterance_box(points, 6.0, 7.0) is None
     w, h = first.frame
@@ -237,7 +203,7 @@ def test_narratives_give_every_spoken_word_its_trace_box(tmp_path):
 def test_word_location_runs_on_converted_narratives(tmp_path):
     from spatialprobe.probing import run
 
-    root = _narratives(tmp_path / "ln", n=30)
+    root = narratives(tmp_path / "ln", n=30)
     assert main(["data", "convert", "narratives", str(root), "-o", "val_fraction=0.2", "--out", str(tmp_path / "scenes")]) == 0
     assert main(["scenes", "validate", str(tmp_path / "scenes"), "--quiet"]) == 0
     (record,) = run({"model": "toy:tiny-qformer", "data": str(tmp_path / "scenes"), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"),
@@ -246,31 +212,8 @@ def test_word_location_runs_on_converted_narratives(tmp_path):
     assert record.metrics["point_l1"].n == 50 and record.metrics["point_l1"].clusters == 10  # val: 10 images × 5 located words
 
 
-def _visual_genome(root: Path, n: int = 8) -> Path:
-    """Visual Genome 1.2: region_descriptions.json, image_data.json, images in VG_100K / VG_100K_2; DenseCap's densecap_splits.json."""
-    rng = np.random.default_rng(2)
-    entries, data = [], []
-    for i in range(n):
-        image_id, w, h = 1 + i, int(rng.integers(60, 100)), int(rng.integers(50, 90))
-        folder = "VG_100K" if i % 2 else "VG_100K_2"
-        write_image(root / folder / f"{image_id}.jpg", w, h, 500 + i)
-        data.append({"width": w, "height": h, "url": f"https://cs.stanford.edu/people/rak248/{folder}/{image_id}.jpg", "image_id": image_id,
-                     "coco_id": None, "flickr_id": None})
-        regions = [{"region_id": 100 * image_id + k, "width": int(w / 3), "height": int(h / 3), "image_id": image_id, "phrase": f"the thing {k}",
-                    "y": int(k * h / 4), "x": int(k * w / 4)} for k in range(3)]
-        entries.append({"regions": regions, "id": image_id})
-    entries[0]["regions"].append({"region_id": 9999, "width": 50, "height": 10, "image_id": 1, "phrase": "off the edge", "y": 0, "x": data[0]["width"] - 10})
-    entries[1]["regions"].append({"region_id": 9998, "width": 5, "height": 5, "image_id": 2, "phrase": " ", "y": 0, "x": 0})
-    entries.append({"regions": [], "id": 77})  # no image file
-    (root / "region_descriptions.json").write_text(json.dumps(entries))
-    (root / "image_data.json").write_text(json.dumps(data))
-    ids = list(range(1, n + 1))
-    (root / "densecap_splits.json").write_text(json.dumps({"train": ids[: n // 2] + [77], "val": ids[n // 2 : 3 * n // 4], "test": ids[3 * n // 4 :]}))
-    return root
-
-
 def test_visual_genome_regions_are_objects_with_their_phrases(tmp_path):
-    root = _visual_genome(tmp_path / "vg")
+    root = visual_genome(tmp_path / "vg")
     reading = SOURCES.get("visual_genome").read(root)
     scenes = list(reading.scenes)
     assert [s.split for s in scenes] == ["probe_train"] * 4 + ["probe_val"] * 2 + ["test"] * 2
@@ -294,7 +237,7 @@ def test_visual_genome_regions_are_objects_with_their_phrases(tmp_path):
 def test_referring_box_runs_on_converted_visual_genome(tmp_path):
     from spatialprobe.probing import run
 
-    root = _visual_genome(tmp_path / "vg", n=24)
+    root = visual_genome(tmp_path / "vg", n=24)
     assert main(["data", "convert", "visual_genome", str(root), "--out", str(tmp_path / "scenes")]) == 0
     assert main(["scenes", "validate", str(tmp_path / "scenes"), "--quiet"]) == 0
     (record,) = run({"model": "toy:tiny-qformer", "data": str(tmp_path / "scenes"), "store": str(tmp_path / "st"), "out": str(tmp_path / "run"),
@@ -406,8 +349,8 @@ def test_a_centre_crop_of_wide_images_leaves_out_objects_it_removes_and_marks_th
 @pytest.mark.parametrize("source, build, line", [
     ("refcoco", refcoco, "probe_train: 28 scenes, 56 objects, 112 expressions, 0 relations, 0 captions"),
     ("vsr", vsr, "probe_train: 3 scenes, 0 objects, 0 expressions, 6 relations, 0 captions"),
-    ("narratives", _narratives, "test: 2 scenes, 10 objects, 0 expressions, 0 relations, 2 captions"),
-    ("visual_genome", _visual_genome, "test: 2 scenes, 6 objects, 6 expressions, 0 relations, 0 captions"),
+    ("narratives", narratives, "test: 2 scenes, 10 objects, 0 expressions, 0 relations, 2 captions"),
+    ("visual_genome", visual_genome, "test: 2 scenes, 6 objects, 6 expressions, 0 relations, 0 captions"),
 ])
 def test_data_check_counts_every_source_per_split(source, build, line, tmp_path, capsys):
     root = build(tmp_path / source)

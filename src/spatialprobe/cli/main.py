@@ -49,6 +49,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         "spatialprobe.executors": "ExecutorError",
         "spatialprobe.train.recipe": "RecipeError",
         "spatialprobe.train.loop": "CheckpointError",
+        "spatialprobe.train.pixel": "AlignmentError",
     }
     errors += [getattr(sys.modules[m], name) for m, name in lazy.items() if m in sys.modules]
     return (*errors, FileExistsError, FileNotFoundError)

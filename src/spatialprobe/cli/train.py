@@ -9,7 +9,7 @@ from spatialprobe.cli.options import positive_int
 
 
 def add_parser(sub) -> None:
-    parser = sub.add_parser("train", help="train the pieces that keep location on real models (LiMBeR maps)")
+    parser = sub.add_parser("train", help="train the pieces that keep location on real models (LiMBeR maps, PixelLLM heads)")
     cmds = parser.add_subparsers(dest="train_command", metavar="RECIPE", required=True)
     limber = cmds.add_parser("limber", help="LiMBeR: a linear map from an image encoder into a frozen causal LM, captions vs blind and a random encoder")
     limber.add_argument("--encoder", required=True, help="image encoder spec (hf:…, toy:…)")
@@ -36,22 +36,62 @@ def add_parser(sub) -> None:
     limber.add_argument("--force", action="store_true", help="replace a folder holding another run (once the new one completes)")
     limber.add_argument("--quiet", action="store_true")
     limber.set_defaults(run=_limber)
+    pixel = cmds.add_parser("pixel", help="PixelLLM: a location head on a frozen VLM's LM hidden states, word boxes and referring at <eos> vs baselines")
+    pixel.add_argument("--model", required=True, help="VLM spec (hf:…): LLaVA-, BLIP-2-class cards")
+    pixel.add_argument("--data", required=True, action="append", help="captions with located words (narratives:…, coco:…) and/or referring expressions "
+                       "(refcoco:…, visual_genome:…); repeat to mix")
+    pixel.add_argument("--out", type=Path, default=Path("runs/pixel"))
+    pixel.add_argument("--site", default="lm.out", help="the LM site the head reads")
+    pixel.add_argument("--epochs", type=positive_int, default=20)
+    pixel.add_argument("--batch-size", type=positive_int, default=64)
+    pixel.add_argument("--lr", type=float, default=2e-3)
+    pixel.add_argument("--hidden", type=positive_int, default=256, help="the head's hidden width")
+    pixel.add_argument("--seed", type=int, default=0)
+    pixel.add_argument("--max-scenes", type=positive_int, default=None, help="only the first N scenes of each split of each dataset")
+    pixel.add_argument("--bootstrap", type=positive_int, default=1000)
+    pixel.add_argument("--dtype", default="float32", help="the VLM's dtype (the head trains in float32)")
+    pixel.add_argument("--device", default="cpu")
+    pixel.add_argument("--every", type=positive_int, default=50, help="optimiser steps between checkpoints")
+    pixel.add_argument("--threads", type=positive_int, default=None)
+    pixel.add_argument("--force", action="store_true", help="replace a folder holding another run (once the new one completes)")
+    pixel.add_argument("--quiet", action="store_true")
+    pixel.set_defaults(run=_pixel)
 
 
-def _limber(args: argparse.Namespace) -> int:
+def _threads(args) -> None:
     import torch
-
-    from spatialprobe.results.store import rows, to_markdown
-    from spatialprobe.train.limber_recipe import CONTROLS, limber_settings, run_limber
 
     if args.threads:
         torch.set_num_threads(args.threads)
+
+
+def _print(records, folder: Path, trained: str) -> None:
+    from spatialprobe.results.store import rows, to_markdown
+
+    print(to_markdown(rows(records)), end="")
+    print(f"{trained}: {folder / trained}; results: {folder / 'results'} ({len(records)} records)")
+
+
+def _limber(args: argparse.Namespace) -> int:
+    from spatialprobe.train.limber_recipe import CONTROLS, limber_settings, run_limber
+
+    _threads(args)
     controls = tuple(c for c in CONTROLS if not (args.no_random_encoder and c == "random_encoder"))
     settings = limber_settings(args.encoder, args.lm, args.data, variant=args.variant, prefix=args.prefix, site=args.site, epochs=args.epochs,
                                batch_size=args.batch_size, accumulate=args.accumulate, lr=args.lr, seed=args.seed, max_scenes=args.max_scenes,
                                controls=controls, dtype=args.dtype, n_resamples=args.bootstrap)
     records = run_limber(args.out, settings, device=args.device, use_store=not args.no_store, features=args.features, force=args.force,
                          every=args.every, progress=not args.quiet)
-    print(to_markdown(rows(records)), end="")
-    print(f"map: {args.out / 'map.safetensors'}; results: {args.out / 'results'} ({len(records)} records)")
+    _print(records, args.out, "map.safetensors")
+    return 0
+
+
+def _pixel(args: argparse.Namespace) -> int:
+    from spatialprobe.train.pixel_recipe import pixel_settings, run_pixel
+
+    _threads(args)
+    settings = pixel_settings(args.model, args.data, site=args.site, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
+                              seed=args.seed, max_scenes=args.max_scenes, dtype=args.dtype, n_resamples=args.bootstrap)
+    records = run_pixel(args.out, settings, device=args.device, force=args.force, every=args.every, progress=not args.quiet)
+    _print(records, args.out, "head.safetensors")
     return 0

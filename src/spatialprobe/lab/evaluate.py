@@ -15,7 +15,8 @@ import torch
 
 from spatialprobe.lab.captioning import attribute_scores, generate
 from spatialprobe.metrics.captions import caption_metrics
-from spatialprobe.train.captions import caption_differences, caption_estimates, derangement
+from spatialprobe.results.stats import item_differences, item_estimates
+from spatialprobe.train.captions import derangement
 from spatialprobe.lab.data import load
 from spatialprobe.lab.trainer import encoder_tokens
 from spatialprobe.models import toy
@@ -52,7 +53,7 @@ def evaluate(checkpoints: dict[str, Path], data_dir: str, out: str | Path, *, sp
                 "blind": caption_items(model, tokenizer, data, prompts[derangement(len(ids), seed)], vocabulary)}
         connector, encoder = name.split("@")
         for control, res in runs.items():
-            metrics = caption_estimates(res, ids, [k for k in res if k != "texts"], n_resamples, seed)
+            metrics = item_estimates(res, ids, [k for k in res if k != "texts"], n_resamples, seed)
             record = ResultRecord(
                 task="captioning", model=f"lab:{name}", site="connector.out", probe=None, protocol="lab", seed=seed,
                 condition={"connector": connector, "encoder": encoder, "control": control},
@@ -64,7 +65,7 @@ def evaluate(checkpoints: dict[str, Path], data_dir: str, out: str | Path, *, sp
                      for i, (s, t, sc) in enumerate(zip(ids, res["texts"], data.scenes))]
             store.write(record, preds)
             records.append(record)
-        diff = caption_differences(runs["none"], runs["blind"], ids, ("BLEU-4", "CIDEr", "shape_precision", "colour_precision", "size_precision",
+        diff = item_differences(runs["none"], runs["blind"], ids, ("BLEU-4", "CIDEr", "shape_precision", "colour_precision", "size_precision",
                                                                   "object_recall"), n_resamples, seed)
         record = ResultRecord(
             task="captioning", model=f"lab:{name}", site="connector.out", probe=None, protocol="lab", seed=seed,

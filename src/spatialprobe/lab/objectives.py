@@ -18,7 +18,7 @@ import torch
 
 from spatialprobe.lab.data import LabData
 from spatialprobe.lab.grounding import ground
-from spatialprobe.lab.location import LocationHead, set_location_loss, word_location_loss
+from spatialprobe.train.location import LocationHead, set_location_loss, word_location_loss
 from spatialprobe.lab.trainer import CaptionLoss
 from spatialprobe.names import CONNECTOR_OBJECTIVES as OBJECTIVES
 from spatialprobe.scenes.record import Caption, Word

@@ -20,7 +20,7 @@ from torch import nn
 from spatialprobe.lab.data import LabData
 from spatialprobe.lab.grounding import GroundedText, ground
 from spatialprobe.lab.lm import caption_loss
-from spatialprobe.lab.location import LocationHead, word_location_loss
+from spatialprobe.train.location import LocationHead, word_location_loss
 from spatialprobe.train.loop import train
 from spatialprobe.lab.objectives import captions_for
 from spatialprobe.lab.text import encode_batch

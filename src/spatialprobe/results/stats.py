@@ -139,3 +139,23 @@ def paired_difference(a, b, clusters, clusters_b=None, **kwargs) -> Estimate:
     """CI of mean(a) − mean(b) for two conditions measured on the same scenes (paired resampling)."""
     clusters_b = clusters if clusters_b is None else clusters_b
     return bootstrap({"a": (a, clusters), "b": (b, clusters_b)}, lambda m: m["a"] - m["b"], **kwargs)
+
+
+def item_estimates(scores: dict[str, np.ndarray], ids: np.ndarray, keys, n_resamples: int, seed: int) -> dict:
+    """Cluster-bootstrap CIs of each per-item score in ``keys`` over the items' clusters ``ids`` (NaN: undefined for that item, left out)."""
+    out = {}
+    for key in keys:
+        ok = ~np.isnan(scores[key])
+        if ok.sum() >= 2 and len(np.unique(ids[ok])) >= 2:
+            out[key] = cluster_bootstrap(scores[key][ok], ids[ok], n_resamples=n_resamples, seed=seed)
+    return out
+
+
+def item_differences(a: dict[str, np.ndarray], b: dict[str, np.ndarray], ids: np.ndarray, keys, n_resamples: int, seed: int) -> dict:
+    """Paired a − b differences per score in ``keys``, over the items where both are defined."""
+    out = {}
+    for key in keys:
+        ok = ~(np.isnan(a[key]) | np.isnan(b[key]))
+        if ok.sum() >= 2:
+            out[key] = paired_difference(a[key][ok], b[key][ok], ids[ok], n_resamples=n_resamples, seed=seed)
+    return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from spatialprobe.results.stats import item_differences, item_estimates
 from spatialprobe.train.limber import CAPTION_KINDS, EncoderTokens
 
 METRICS = ("BLEU-4", "CIDEr", "category_precision", "category_recall")
@@ -38,30 +39,6 @@ def derangement(n: int, seed: int) -> np.ndarray:
     order = np.random.default_rng(seed).permutation(n)
     out = np.empty(n, dtype=np.int64)
     out[order] = np.roll(order, 1)
-    return out
-
-
-def caption_estimates(scores: dict[str, np.ndarray], ids: np.ndarray, keys, n_resamples: int, seed: int) -> dict:
-    """Cluster-bootstrap CIs over images of each per-caption score in ``keys`` (NaN: undefined for that caption, left out)."""
-    from spatialprobe.results.stats import cluster_bootstrap
-
-    out = {}
-    for key in keys:
-        ok = ~np.isnan(scores[key])
-        if ok.sum() >= 2 and len(np.unique(ids[ok])) >= 2:
-            out[key] = cluster_bootstrap(scores[key][ok], ids[ok], n_resamples=n_resamples, seed=seed)
-    return out
-
-
-def caption_differences(a: dict[str, np.ndarray], b: dict[str, np.ndarray], ids: np.ndarray, keys, n_resamples: int, seed: int) -> dict:
-    """Paired a − b differences per score in ``keys``, over the captions where both are defined."""
-    from spatialprobe.results.stats import paired_difference
-
-    out = {}
-    for key in keys:
-        ok = ~(np.isnan(a[key]) | np.isnan(b[key]))
-        if ok.sum() >= 2:
-            out[key] = paired_difference(a[key][ok], b[key][ok], ids[ok], n_resamples=n_resamples, seed=seed)
     return out
 
 
@@ -119,14 +96,14 @@ def caption_records(captioned: Captioned, *, name: str, probe: str, seed: int = 
             out.write(r, predictions)
 
     for control, metrics in captioned.scores.items():
-        record(control, caption_estimates(metrics, ids, METRICS, n_resamples, seed),
+        record(control, item_estimates(metrics, ids, METRICS, n_resamples, seed),
                [{"scene": s, "item": "caption", "prediction": t, "target": refs, "scores": {k: float(metrics[k][i]) for k in METRICS}}
                 for i, (s, t, refs) in enumerate(zip(ids, captioned.texts[control], captioned.references))])
-    record("model − blind", caption_differences(captioned.scores["none"], captioned.scores["blind"], ids, METRICS, n_resamples, seed))
+    record("model − blind", item_differences(captioned.scores["none"], captioned.scores["blind"], ids, METRICS, n_resamples, seed))
     for control, other in (versus or {}).items():
         if not np.array_equal(other.ids, ids):
             raise ValueError(f"the {control} control captioned other images")
-        record(f"model − {control}", caption_differences(captioned.scores["none"], other.scores["none"], ids, METRICS, n_resamples, seed))
+        record(f"model − {control}", item_differences(captioned.scores["none"], other.scores["none"], ids, METRICS, n_resamples, seed))
     return records
 
 
