@@ -36,16 +36,18 @@ def add_parser(sub) -> None:
     limber.add_argument("--force", action="store_true", help="replace a folder holding another run (once the new one completes)")
     limber.add_argument("--quiet", action="store_true")
     limber.set_defaults(run=_limber)
-    pixel = cmds.add_parser("pixel", help="PixelLLM: a location head on a frozen VLM's LM hidden states, word boxes and referring at <eos> vs baselines")
+    pixel = cmds.add_parser("pixel", help="PixelLLM: a location head on a frozen VLM's LM hidden states (word boxes, referring at <eos>) and box-conditioned captions, vs baselines")
     pixel.add_argument("--model", required=True, help="VLM spec (hf:…): LLaVA-, BLIP-2-class cards")
     pixel.add_argument("--data", required=True, action="append", help="captions with located words (narratives:…, coco:…) and/or referring expressions "
-                       "(refcoco:…, visual_genome:…); repeat to mix")
+                       "(refcoco:…, visual_genome:…: also the box captions' regions); repeat to mix")
     pixel.add_argument("--out", type=Path, default=Path("runs/pixel"))
     pixel.add_argument("--site", default="lm.out", help="the LM site the head reads")
     pixel.add_argument("--epochs", type=positive_int, default=20)
     pixel.add_argument("--batch-size", type=positive_int, default=64)
     pixel.add_argument("--lr", type=float, default=2e-3)
     pixel.add_argument("--hidden", type=positive_int, default=256, help="the head's hidden width")
+    pixel.add_argument("--box-epochs", type=int, default=8, help="epochs of the box prompt for location-conditioned captions (0: none)")
+    pixel.add_argument("--no-meteor", action="store_true", help="leave METEOR out of the box captions' scores (by default it runs where Java is present)")
     pixel.add_argument("--seed", type=int, default=0)
     pixel.add_argument("--max-scenes", type=positive_int, default=None, help="only the first N scenes of each split of each dataset")
     pixel.add_argument("--bootstrap", type=positive_int, default=1000)
@@ -91,7 +93,7 @@ def _pixel(args: argparse.Namespace) -> int:
 
     _threads(args)
     settings = pixel_settings(args.model, args.data, site=args.site, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, hidden=args.hidden,
-                              seed=args.seed, max_scenes=args.max_scenes, dtype=args.dtype, n_resamples=args.bootstrap)
+                              box_epochs=args.box_epochs, meteor=False if args.no_meteor else None, seed=args.seed, max_scenes=args.max_scenes, dtype=args.dtype, n_resamples=args.bootstrap)
     records = run_pixel(args.out, settings, device=args.device, force=args.force, every=args.every, progress=not args.quiet)
     _print(records, args.out, "head.safetensors")
     return 0

@@ -126,7 +126,7 @@ def check_models(steps: list) -> None:
 
 def _recipe_models(settings: dict) -> dict:
     """A training recipe's encoder, the site it reads and its LM, in the probe config's names."""
-    return {"model": settings.get("encoder"), "sites": [settings["site"]] if "site" in settings else [], "lm": settings.get("lm")}
+    return {"model": settings.get("encoder", settings.get("model")), "sites": [settings["site"]] if "site" in settings else [], "lm": settings.get("lm")}
 
 
 def resolve(plan: Plan) -> Produces:

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from spatialprobe.lab.data import LabData
 from spatialprobe.lab.grounding import GroundedText, ground
 from spatialprobe.lab.lm import caption_loss
-from spatialprobe.train.location import LocationHead, word_location_loss
+from spatialprobe.train.location import BoxPrompt, LocationHead, word_location_loss
 from spatialprobe.train.loop import train
 from spatialprobe.lab.objectives import captions_for
 from spatialprobe.lab.text import encode_batch
@@ -120,18 +119,6 @@ def train_location_head(located: Located, width: int, *, epochs: int = 15, seed:
 
     curve = train(list(head.parameters()), len(g.ids), step, epochs=epochs, batch_size=64, lr=lr, seed=seed, desc="location head", progress=progress)
     return head.eval(), curve
-
-
-class BoxPrompt(nn.Module):
-    """A box (unit cxcywh) → ``tokens`` soft tokens appended to the visual prompt."""
-
-    def __init__(self, width: int, tokens: int = 2):
-        super().__init__()
-        self.tokens, self.width = tokens, width
-        self.net = nn.Sequential(nn.Linear(4, width), nn.GELU(), nn.Linear(width, tokens * width))
-
-    def forward(self, prompt: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-        return torch.cat([prompt, self.net(boxes).view(len(boxes), self.tokens, self.width)], dim=1)
 
 
 def object_rows(data: LabData) -> tuple[np.ndarray, torch.Tensor, list]:

@@ -25,8 +25,15 @@ def words(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-def caption_metrics(generated: list[str], references: list[list[str]]) -> dict[str, np.ndarray]:
-    """Per-caption BLEU-4 and CIDEr."""
+def meteor_available() -> bool:
+    """Whether METEOR can run: pycocoevalcap's METEOR is a Java program."""
+    import shutil
+
+    return shutil.which("java") is not None
+
+
+def caption_metrics(generated: list[str], references: list[list[str]], meteor: bool = False) -> dict[str, np.ndarray]:
+    """Per-caption BLEU-4 and CIDEr (and METEOR with ``meteor``: it needs Java, `meteor_available`)."""
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
 
@@ -34,7 +41,15 @@ def caption_metrics(generated: list[str], references: list[list[str]]) -> dict[s
     res = {i: [" ".join(words(g)) or "empty"] for i, g in enumerate(generated)}
     _, bleu = Bleu(4).compute_score(gts, res, verbose=0)
     _, cider = Cider().compute_score(gts, res)
-    return {"BLEU-4": np.asarray(bleu[3], dtype=np.float64), "CIDEr": np.asarray(cider, dtype=np.float64)}
+    out = {"BLEU-4": np.asarray(bleu[3], dtype=np.float64), "CIDEr": np.asarray(cider, dtype=np.float64)}
+    if meteor:
+        from pycocoevalcap.meteor.meteor import Meteor
+
+        if not meteor_available():
+            raise RuntimeError("METEOR needs Java (pycocoevalcap runs meteor-1.5.jar): install a JRE or leave METEOR out")
+        _, scores = Meteor().compute_score(gts, res)
+        out["METEOR"] = np.asarray(scores, dtype=np.float64)
+    return out
 
 
 def _lemmas(text: str) -> str:

@@ -3,7 +3,8 @@
 Boxes are unit (cx, cy, w, h). `LocationHead` maps any feature (an LM hidden state, a connector
 output token) to a box; `word_location_loss` is PixelLLM's L1, masked where a token names no
 object; `set_location_loss` matches a scene's visual tokens to its objects one-to-one (Hungarian,
-scipy) and regresses the matched boxes, with an objectness logit for the rest.
+scipy) and regresses the matched boxes, with an objectness logit for the rest. `BoxPrompt` turns a
+box into soft prompt tokens (PixelLLM's location-conditioned captioning).
 """
 
 from __future__ import annotations
@@ -51,3 +52,15 @@ def set_location_loss(pred: torch.Tensor, boxes: torch.Tensor, present: torch.Te
         l1.append((pred[b, tokens, :4] - boxes[b, k[objects]]).abs().mean(-1))
     box_term = torch.cat(l1).mean() if l1 else pred.sum() * 0
     return box_term + F.binary_cross_entropy_with_logits(pred[..., 4], obj_target)
+
+
+class BoxPrompt(nn.Module):
+    """A box (unit cxcywh) → ``tokens`` soft tokens appended to the visual prompt."""
+
+    def __init__(self, width: int, tokens: int = 2):
+        super().__init__()
+        self.tokens, self.width = tokens, width
+        self.net = nn.Sequential(nn.Linear(4, width), nn.GELU(), nn.Linear(width, tokens * width))
+
+    def forward(self, prompt: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        return torch.cat([prompt, self.net(boxes).view(len(boxes), self.tokens, self.width)], dim=1)

@@ -1,10 +1,12 @@
 """The PixelLLM recipe end to end: a frozen VLM's LM hidden states at every located word and at the
 ``<eos>`` of every ``where is …`` prompt, the location head trained on them, word grounding and
-referring localisation scored against image-free baselines (`spatialprobe train pixel`).
+referring localisation scored against image-free baselines; and a box prompt trained for
+location-conditioned captions of every region phrase, scored against another region's box
+(`spatialprobe train pixel`).
 
 Folder (`train.recipe`): ``recipe.json``, ``rows-<split>.safetensors`` (the located rows: the VLM
-runs once per text, and a resumed run reads them back), ``head.safetensors``, ``checkpoints/``,
-``results/``.
+runs once per text, and a resumed run reads them back), ``head.safetensors``, ``box_prompt.safetensors``,
+``checkpoints/`` and ``box-checkpoints/``, ``results/``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from pathlib import Path
 
 
 def pixel_settings(model: str, data: list[str], *, site: str = "lm.out", epochs: int = 20, batch_size: int = 64, lr: float = 2e-3, hidden: int = 256,
-                   seed: int = 0, train_split: str = "probe_train", test_split: str = "test", max_scenes: int | None = None, dtype: str = "float32",
+                   box_epochs: int = 8, meteor: bool | None = None, seed: int = 0, train_split: str = "probe_train", test_split: str = "test", max_scenes: int | None = None, dtype: str = "float32",
                    n_resamples: int = 1000) -> dict:
-    """Every setting that decides the recipe's numbers, checked."""
+    """Every setting that decides the recipe's numbers, checked; ``meteor`` None: where Java is present."""
+    from spatialprobe.metrics.captions import meteor_available
     from spatialprobe.names import DTYPES
     from spatialprobe.train.recipe import RecipeError
 
@@ -27,8 +30,10 @@ def pixel_settings(model: str, data: list[str], *, site: str = "lm.out", epochs:
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("hidden", hidden), ("n_resamples", n_resamples)):
         if not isinstance(value, int) or value < 1:
             raise RecipeError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(box_epochs, int) or box_epochs < 0:
+        raise RecipeError(f"box_epochs must be an integer ≥ 0 (0: no box-conditioned captions), got {box_epochs!r}")
     return {"model": model, "data": [str(d) for d in data], "site": site, "epochs": epochs, "batch_size": batch_size, "lr": lr, "hidden": hidden,
-            "seed": seed, "train_split": train_split, "test_split": test_split, "max_scenes": max_scenes, "dtype": dtype, "n_resamples": n_resamples}
+            "box_epochs": box_epochs, "meteor": meteor_available() if meteor is None else bool(meteor), "seed": seed, "train_split": train_split, "test_split": test_split, "max_scenes": max_scenes, "dtype": dtype, "n_resamples": n_resamples}
 
 
 def run_pixel(out: str | Path, settings: dict, *, device: str = "cpu", force: bool = False, every: int = 50, progress: bool = False) -> list:
@@ -58,32 +63,63 @@ def run_pixel(out: str | Path, settings: dict, *, device: str = "cpu", force: bo
             rows[split] = Located.load(path)
         path = folder / "head.safetensors"
         if path.exists():
-            head, curve = _load_head(path, rows[s["train_split"]].hidden.shape[-1], s["hidden"], LocationHead)
+            head, curve = _load(path, LocationHead(rows[s["train_split"]].hidden.shape[-1], hidden=s["hidden"]))
         else:
             head, curve = train_head(rows[s["train_split"]], epochs=s["epochs"], batch_size=s["batch_size"], lr=s["lr"], seed=s["seed"], hidden=s["hidden"],
                                      checkpoints=folder / "checkpoints", every=every, progress=progress)
-            _save_head(head, curve, path)
+            _save(head, curve, path)
         config = {"data": s["data"], "split": s["test_split"], "epochs": s["epochs"], "lr": s["lr"], "curve": curve,
                   "train_rows": len(rows[s["train_split"]])}
-        return head_records(head, rows[s["train_split"]], rows[s["test_split"]], name=adapter.name, site=s["site"], seed=s["seed"],
-                            n_resamples=s["n_resamples"], config=config, dtype=s["dtype"], out=ResultStore(folder / "results"))
+        results = ResultStore(folder / "results")
+        records = head_records(head, rows[s["train_split"]], rows[s["test_split"]], name=adapter.name, site=s["site"], seed=s["seed"],
+                               n_resamples=s["n_resamples"], config=config, dtype=s["dtype"], out=results)
+        if s["box_epochs"]:
+            records += _box_captions(adapter, datasets, s, folder, results, every, progress)
+        return records
 
 
-def _save_head(head, curve: list[float], path: Path) -> None:
+def _box_captions(adapter, datasets, s: dict, folder: Path, results, every: int, progress: bool) -> list:
+    """Train (or reuse) the box prompt on the train split's regions; records on the test split's (none when no dataset has regions)."""
+    from spatialprobe.train.box_captions import box_caption_records, regions, train_box_prompt, visual_prompts
+    from spatialprobe.train.location import BoxPrompt
+
+    split_regions = {}
+    for split in (s["train_split"], s["test_split"]):
+        pairs = [(d, scene) for d in datasets for scene in d.scenes(split)[: s["max_scenes"]] if any(e.referent is not None for e in scene.expressions)]
+        scene_of, boxes, phrases = regions([scene for _, scene in pairs])
+        split_regions[split] = (pairs, scene_of, boxes, phrases)
+    (train_pairs, *train_regions), (test_pairs, *test_regions) = split_regions[s["train_split"]], split_regions[s["test_split"]]
+    if not train_regions[2] or len(test_regions[2]) < 2:
+        return []
+    train_prompts = visual_prompts(adapter, train_pairs)
+    path = folder / "box_prompt.safetensors"
+    if path.exists():
+        box_prompt, curve = _load(path, BoxPrompt(train_prompts.shape[-1]))
+    else:
+        box_prompt, curve = train_box_prompt(adapter, train_prompts, *train_regions, epochs=s["box_epochs"], seed=s["seed"],
+                                             checkpoints=folder / "box-checkpoints", every=every, progress=progress)
+        _save(box_prompt, curve, path)
+    config = {"data": s["data"], "split": s["test_split"], "box_epochs": s["box_epochs"], "curve": curve, "train_regions": len(train_regions[2])}
+    return box_caption_records(adapter, box_prompt.to(adapter.device), visual_prompts(adapter, test_pairs), [scene for _, scene in test_pairs], *test_regions,
+                               seed=s["seed"], n_resamples=s["n_resamples"], meteor=s["meteor"], config=config, dtype=s["dtype"], out=results)
+
+
+def _save(module, curve: list[float], path: Path) -> None:
+    """A trained module's weights in safetensors, its loss curve in the metadata."""
     import os
 
     from safetensors.torch import save_file
 
     tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(tmp), metadata={"curve": json.dumps(curve)})
+    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(tmp), metadata={"curve": json.dumps(curve)})
     os.replace(tmp, path)
 
 
-def _load_head(path: Path, width: int, hidden: int, cls):
+def _load(path: Path, module):
+    """(``module`` with the saved weights, in eval mode; the saved loss curve)."""
     from safetensors import safe_open
 
-    head = cls(width, hidden=hidden)
     with safe_open(str(path), "pt") as f:
-        head.load_state_dict({k: f.get_tensor(k) for k in f.keys()})
+        module.load_state_dict({k: f.get_tensor(k) for k in f.keys()})
         curve = json.loads(f.metadata()["curve"])
-    return head.eval(), curve
+    return module.eval(), curve
