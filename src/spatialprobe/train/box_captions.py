@@ -13,23 +13,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from spatialprobe.train.lm import caption_loss, language_model, tokenize
 from spatialprobe.train.location import BoxPrompt
 from spatialprobe.train.loop import train
 
 CONTROL = "another region's box"
-
-
-def language_model(adapter):
-    """The module that continues a visual prompt given as ``inputs_embeds`` (forward with labels, generate): the
-    VLM's own causal LM where it has one with an output head (BLIP-2), else the VLM itself (LLaVA, PaliGemma)."""
-    lm = getattr(adapter.model, "language_model", None)
-    if lm is None or not hasattr(lm, "get_output_embeddings") or lm.get_output_embeddings() is None:
-        lm = adapter.model
-    if getattr(lm.config, "is_encoder_decoder", False) or getattr(getattr(lm.config, "text_config", None), "is_encoder_decoder", False):
-        raise ValueError(f"{adapter.name}: an encoder-decoder LM (Flan-T5); box-conditioned captioning here needs a decoder-only LM")
-    if adapter.card.prompt not in ("placeholders", "prepended"):
-        raise ValueError(f"{adapter.name}: its LM reads the image by {adapter.card.prompt}, not as prompt rows")
-    return lm
 
 
 def regions(scenes) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -59,23 +47,13 @@ def train_box_prompt(adapter, prompts: torch.Tensor, scene_of: np.ndarray, boxes
                      progress: bool = False) -> tuple[BoxPrompt, list[float]]:
     """Fit a `BoxPrompt` so the frozen LM says each region's phrase after its image's prompt and box tokens."""
     lm = language_model(adapter)
-    tokenizer = adapter.tokenizer
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    enc = tokenizer([p + (tokenizer.eos_token or "") for p in phrases], padding="max_length", truncation=True, max_length=24,
-                    add_special_tokens=False, return_tensors="pt")
-    ids, mask = enc["input_ids"].to(adapter.device), enc["attention_mask"].to(adapter.device)
-    embed, dtype = lm.get_input_embeddings(), lm.get_input_embeddings().weight.dtype
+    ids, mask = (t.to(adapter.device) for t in tokenize(adapter.tokenizer, phrases, 24))
     torch.manual_seed(seed)
     box_prompt = BoxPrompt(prompts.shape[-1], tokens).to(adapter.device)
     box_tensor = torch.as_tensor(boxes, device=adapter.device)
 
     def step(index: np.ndarray) -> torch.Tensor:
-        prefix = box_prompt(prompts[scene_of[index]].to(adapter.device), box_tensor[index]).to(dtype)
-        inputs = torch.cat([prefix, embed(ids[index])], dim=1)
-        attention = torch.cat([torch.ones(prefix.shape[:2], dtype=mask.dtype, device=mask.device), mask[index]], dim=1)
-        labels = torch.cat([torch.full(prefix.shape[:2], -100, device=ids.device), ids[index].masked_fill(mask[index] == 0, -100)], dim=1)
-        return lm(inputs_embeds=inputs, attention_mask=attention, labels=labels).loss
+        return caption_loss(lm, box_prompt(prompts[scene_of[index]].to(adapter.device), box_tensor[index]), ids[index], mask[index])
 
     curve = train(list(box_prompt.parameters()), len(phrases), step, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc="box prompt",
                   progress=progress, checkpoints=checkpoints, every=every)

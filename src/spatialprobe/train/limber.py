@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from spatialprobe.train.lm import caption_loss, tokenize
 from spatialprobe.train.loop import train
 
 VARIANTS = ("tokens", "pooled")
@@ -106,17 +107,15 @@ def check_causal_lm(spec: str) -> None:
 
 
 def captions(scenes, tokenizer, max_length: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each scene's caption as LM token ids (B, T) and its attention mask; a scene without one is an error."""
+    """Each scene's caption + ``<eos>`` as LM token ids (B, T) and its attention mask (no BOS: the prompt comes first);
+    a scene without one is an error."""
     texts = []
     for scene in scenes:
         text = next((c.text for c in scene.captions if c.kind in CAPTION_KINDS), None)
         if text is None:
             raise ValueError(f"scene {scene.id}: no caption of kind {', '.join(CAPTION_KINDS)} to train the map on")
-        texts.append(text + (tokenizer.eos_token or ""))
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    enc = tokenizer(texts, padding="max_length", truncation=True, max_length=max_length, return_tensors="pt")
-    return enc["input_ids"], enc["attention_mask"]
+        texts.append(text)
+    return tokenize(tokenizer, texts, max_length)
 
 
 class EncoderTokens:
@@ -167,15 +166,9 @@ def train_limber(encoder, lm, tokenizer, dataset, *, site: str = "vision.out", v
     torch.manual_seed(seed)
     mapping = LinearMap(d_in, lm.get_input_embeddings().embedding_dim, variant, prefix).to(device)
     lm.to(device)
-    embed = lm.get_input_embeddings()
 
     def step(index: np.ndarray) -> torch.Tensor:
-        prompt = mapping(tokens(index).to(device)).to(embed.weight.dtype)
-        text = embed(ids[index])
-        inputs = torch.cat([prompt, text], dim=1)
-        attention = torch.cat([torch.ones(prompt.shape[:2], dtype=mask.dtype, device=device), mask[index]], dim=1)
-        labels = torch.cat([torch.full(prompt.shape[:2], -100, device=device), ids[index].masked_fill(mask[index] == 0, -100)], dim=1)  # caption tokens only
-        return lm(inputs_embeds=inputs, attention_mask=attention, labels=labels).loss
+        return caption_loss(lm, mapping(tokens(index).to(device)), ids[index], mask[index])
 
     curve = train(list(mapping.parameters()), len(scenes), step, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc="limber map",
                   progress=progress, accumulate=accumulate, checkpoints=checkpoints, every=every)
