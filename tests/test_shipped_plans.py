@@ -157,3 +157,19 @@ def test_device_and_dtype_reach_every_probing_step_and_its_records(tmp_path, mon
     for overrides, message in (([("device", "cuda:7")], "device: device 'cuda:7': not available"), ([("dtype", "float8")], "dtype: 'float8'; valid")):
         with pytest.raises(PlanError, match=message):
             resolve(_plan("pipeline-flow.yaml", models=models, data=data, overrides=overrides))
+
+
+def test_fix_plan_fine_tunes_each_qformer_and_probes_it_next_to_the_original(tmp_path):
+    models = {"blip2": VLMS["blip2"](tmp_path / "blip2"), "instructblip": VLMS["instructblip"](tmp_path / "instructblip")}
+    specs = {"blip2": f"hf:{models['blip2']}", "instructblip": f"hf:{models['instructblip']}?instruction=describe the image"}
+    vsr_root = vsr(tmp_path / "vsr", n=30)
+    data = {"refcoco": f"refcoco:{refcoco(tmp_path / 'refer')}", "vsr": f"vsr:{vsr_root}?instances=[\"{vsr_root / 'instances_train2017.json'}\"]"}
+    run = _run(tmp_path, "fix.yaml", specs, data)
+    claims = _claims_reported(run, 4)
+    assert {c["a"]["model"] for c in claims} == {f"{s} + fix" for s in specs.values()}  # "<alias> + fix" reached the claims
+    records = _records(run)
+    fixed = {(r["model"], r["task"], r["site"]) for r in records if r["model"].endswith(" + fix")}
+    assert fixed == {(f"{s} + fix", t, "connector.out") for s in specs.values() for t in ("referring_box", "region_cell", "relation")}
+    assert len(records) == len({(r["model"], r["task"], r["site"], r["condition"]["control"], r["seed"], r["probe"]) for r in records})  # no record twice
+    fixed_spec = next(r["config"]["model"] for r in records if r["model"] == f"{specs['blip2']} + fix")
+    assert "?connector=" in fixed_spec and fixed_spec.endswith("connector.safetensors")

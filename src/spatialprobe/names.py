@@ -22,6 +22,8 @@ DTYPES = ("float32", "float16", "bfloat16")
 """Model dtypes for extraction (``--dtype``)."""
 CONDITIONING = ("concat", "bilinear")
 """How text-conditioned designs combine pooled features with the text."""
+TRAINING = ".train"
+"""The suffix of a plan step's training folder beside its own (a recipe resumes there; the report never reads it)."""
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "undecidable", "not evaluated")
 """``not evaluated``: only in a partial report, for a claim whose steps have not finished."""
 HF_NOT_YET = {

@@ -9,7 +9,7 @@ from spatialprobe.cli.options import positive_int
 
 
 def add_parser(sub) -> None:
-    parser = sub.add_parser("train", help="train the pieces that keep location on real models (LiMBeR maps, PixelLLM heads)")
+    parser = sub.add_parser("train", help="train the pieces that keep location on real models (LiMBeR maps, PixelLLM heads, the connector fix)")
     cmds = parser.add_subparsers(dest="train_command", metavar="RECIPE", required=True)
     limber = cmds.add_parser("limber", help="LiMBeR: a linear map from an image encoder into a frozen causal LM, captions vs blind and a random encoder")
     limber.add_argument("--encoder", required=True, help="image encoder spec (hf:…, toy:…)")
@@ -58,6 +58,24 @@ def add_parser(sub) -> None:
     pixel.add_argument("--force", action="store_true", help="replace a folder holding another run (once the new one completes)")
     pixel.add_argument("--quiet", action="store_true")
     pixel.set_defaults(run=_pixel)
+    fix = cmds.add_parser("fix", help="fine-tune a VLM's own connector with spatial captions / the set-matched location loss (encoder, LM frozen)")
+    fix.add_argument("--model", required=True, help="VLM spec with a trainable connector (BLIP-2, InstructBLIP, LLaVA, IDEFICS, …)")
+    fix.add_argument("--data", required=True, help="scenes with categorised boxes (refcoco:…, coco:…, visual_genome:…)")
+    fix.add_argument("--out", type=Path, default=Path("runs/fix"))
+    fix.add_argument("--loss", action="append", choices=("caption", "query_location"), help="repeat to sum (default: caption)")
+    fix.add_argument("--epochs", type=positive_int, default=2)
+    fix.add_argument("--batch-size", type=positive_int, default=8)
+    fix.add_argument("--lr", type=float, default=1e-4)
+    fix.add_argument("--seed", type=int, default=0)
+    fix.add_argument("--max-scenes", type=positive_int, default=None)
+    fix.add_argument("--dtype", default="float32", help="the VLM's dtype (the connector trains in float32)")
+    fix.add_argument("--device", default="cpu")
+    fix.add_argument("--features", type=Path, default=None, help="feature store root for connector.in (default: the cache)")
+    fix.add_argument("--every", type=positive_int, default=50, help="optimiser steps between checkpoints")
+    fix.add_argument("--threads", type=positive_int, default=None)
+    fix.add_argument("--force", action="store_true", help="replace a folder holding another run (once the new one completes)")
+    fix.add_argument("--quiet", action="store_true")
+    fix.set_defaults(run=_fix)
 
 
 def _threads(args) -> None:
@@ -96,4 +114,16 @@ def _pixel(args: argparse.Namespace) -> int:
                               box_epochs=args.box_epochs, meteor=False if args.no_meteor else None, seed=args.seed, max_scenes=args.max_scenes, dtype=args.dtype, n_resamples=args.bootstrap)
     records = run_pixel(args.out, settings, device=args.device, force=args.force, every=args.every, progress=not args.quiet)
     _print(records, args.out, "head.safetensors")
+    return 0
+
+
+def _fix(args: argparse.Namespace) -> int:
+    from spatialprobe.train.fix_recipe import fix_settings, run_fix
+
+    _threads(args)
+    settings = fix_settings(args.model, args.data, losses=tuple(args.loss or ("caption",)), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                            seed=args.seed, max_scenes=args.max_scenes, dtype=args.dtype)
+    spec = run_fix(args.out, settings, device=args.device, features=args.features, force=args.force, every=args.every, progress=not args.quiet)
+    print(f"connector: {args.out / 'connector.safetensors'}")
+    print(f"the fixed model: {spec}")
     return 0

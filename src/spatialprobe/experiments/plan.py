@@ -81,7 +81,14 @@ def _substitute(d: dict, source: str) -> dict:
     if not aliases:
         return d
     d = copy.deepcopy(d)
-    swap = lambda name: aliases.get(name, name) if isinstance(name, str) else name  # noqa: E731
+
+    def swap(name):
+        """``alias`` → its spec; ``alias <suffix>`` (a record name built on it: ``clip (random init)``, ``blip2 + fix``) → ``spec <suffix>``."""
+        if not isinstance(name, str):
+            return name
+        head, sep, rest = name.partition(" ")
+        return aliases[head] + sep + rest if head in aliases else name
+
     for study, options in (d.get("studies") or {}).items():
         if study in STUDIES.names() and isinstance(options, dict):
             for key in STUDIES.get(study).model_options:

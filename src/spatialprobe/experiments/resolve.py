@@ -118,6 +118,8 @@ def check_models(steps: list) -> None:
         adapter = loaded[spec]
         if "joint" in config.get("protocols", []) and adapter.card.trainable is None:
             raise PlanError(f"{step.id}: protocols: joint — {spec}: the {adapter.card.family} card declares no trainable connector")
+        if config.get("trainable") and adapter.card.trainable is None:
+            raise PlanError(f"{step.id}: {spec}: the {adapter.card.family} card declares no trainable connector to fine-tune")
         try:
             expand(config.get("sites", []), adapter.sites(), spec)
         except UnknownSiteError as err:
@@ -126,7 +128,8 @@ def check_models(steps: list) -> None:
 
 def _recipe_models(settings: dict) -> dict:
     """A training recipe's encoder, the site it reads and its LM, in the probe config's names."""
-    return {"model": settings.get("encoder", settings.get("model")), "sites": [settings["site"]] if "site" in settings else [], "lm": settings.get("lm")}
+    return {"model": settings.get("encoder", settings.get("model")), "sites": [settings["site"]] if "site" in settings else [], "lm": settings.get("lm"),
+            "trainable": "losses" in settings}  # the fix recipe fine-tunes the model's own connector
 
 
 def resolve(plan: Plan) -> Produces:

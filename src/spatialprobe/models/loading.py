@@ -32,6 +32,8 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 RANDOM_INIT_SEED = 12345
 RANDOM_INIT = " (random init)"
+CONNECTOR = "connector"
+"""The spec option every card with a trainable connector takes: ``hf:<id>?connector=<file>`` loads a trained connector in place of the model's."""
 """Appended to the name of a model loaded with ``random_init``."""
 
 
@@ -149,8 +151,11 @@ def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code:
             f"with internet) or pass a local directory: --model hf:/path/to/checkpoint. ({type(err).__name__})"
         ) from None
     card = card_for(config.model_type)
+    connector = options.get(CONNECTOR)
+    if connector is not None:
+        _check_connector(spec, card, connector)
     for name in options:
-        if name not in card.options:
+        if name not in card.options and name != CONNECTOR:
             from spatialprobe.registry import nearest
 
             near = nearest(name, card.options)
@@ -178,7 +183,7 @@ def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code:
         model = getattr(model, card.submodule)
     try:
         preprocess, note = _hf_preprocess(target, model)
-        return Adapter(
+        adapter = Adapter(
             spec,
             model.to(device),
             card,
@@ -190,6 +195,28 @@ def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code:
         )
     except (PreprocessError, GeometryError) as err:
         raise ModelLoadError(f"{spec}: {err}") from None
+    if connector is not None and not structure_only:
+        load_connector(adapter, connector)
+    return adapter
+
+
+def _check_connector(spec: str, card: Card, path: str) -> None:
+    if card.trainable is None:
+        raise ModelLoadError(f"{spec}: ?{CONNECTOR}=… — the {card.family} card declares no trainable connector to replace")
+    if not Path(path).expanduser().is_file():
+        raise ModelLoadError(f"{spec}: ?{CONNECTOR}={path}: no such file (a connector saved by `spatialprobe train fix`)")
+
+
+def load_connector(adapter: Adapter, path: str | Path) -> None:
+    """Replace the adapter's connector weights by a trained connector's (safetensors of its `Trainable` module); in place."""
+    from safetensors.torch import load_file
+
+    module = adapter.trainable().module
+    try:
+        state = load_file(str(Path(path).expanduser()))
+        module.load_state_dict({k: v.to(adapter.dtype) for k, v in state.items()}, strict=True)
+    except (OSError, RuntimeError, ValueError) as err:
+        raise ModelLoadError(f"{adapter.name}: ?{CONNECTOR}={path}: not a connector of this model ({type(err).__name__}: {str(err)[:300]})") from None
 
 
 def model_class(card: Card, config) -> str:

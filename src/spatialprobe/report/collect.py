@@ -34,12 +34,13 @@ class RunResults:
 
     @classmethod
     def load(cls, directory: str | Path) -> RunResults:
+        from spatialprobe.names import TRAINING
         from spatialprobe.results.store import ResultStore
 
         records, stores, step_of = [], {}, {}
         steps = Path(directory) / "steps"
         for results in sorted(steps.rglob("results")):
-            if not results.is_dir() or any(p.name.endswith(".partial") for p in results.parents):
+            if not results.is_dir() or any(p.name.endswith((".partial", TRAINING)) for p in results.parents):
                 continue
             store = ResultStore(results)
             step = str(results.parent.relative_to(steps))

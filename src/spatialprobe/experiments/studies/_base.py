@@ -30,6 +30,14 @@ class Step:
         self.fn(directory, **self.kwargs)
 
 
+def training_folder(directory: Path) -> Path:
+    """Where a step that trains keeps its recipe folder: beside the step's own (which a restarted step starts
+    afresh), so a killed training resumes; the report never reads it (`names.TRAINING`)."""
+    from spatialprobe.names import TRAINING
+
+    return directory.with_name(directory.name.removesuffix(".partial") + TRAINING)
+
+
 @dataclass(frozen=True)
 class Study:
     name: str

@@ -6,7 +6,7 @@ random-init copy of the encoder, each step's training resumable (its folder besi
 
 from __future__ import annotations
 
-from spatialprobe.experiments.studies._base import STUDIES, Step, Study
+from spatialprobe.experiments.studies._base import STUDIES, Step, Study, training_folder
 
 CONTROLS = ["none", "blind", "model − blind"]
 METRICS = ["CIDEr", "BLEU-4", "shape_precision", "colour_precision", "size_precision", "object_recall"]
@@ -26,7 +26,7 @@ def train_map(directory, settings: dict, device: str) -> None:
 
     from spatialprobe.train.limber_recipe import run_limber
 
-    work = directory.with_name(directory.name.removesuffix(".partial") + ".train")
+    work = training_folder(directory)
     run_limber(work, settings, device=device)
     shutil.copytree(work / "results", directory / "results")
 

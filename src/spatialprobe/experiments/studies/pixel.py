@@ -5,7 +5,7 @@ on the plan's datasets named by ``data`` (one name or a list: narratives and Ref
 
 from __future__ import annotations
 
-from spatialprobe.experiments.studies._base import STUDIES, Step, Study
+from spatialprobe.experiments.studies._base import STUDIES, Step, Study, training_folder
 
 METRICS = {"word_grounding": ["ACC@0.5", "IoU", "center_L1"], "referring_eos": ["ACC@0.5", "IoU", "center_L1"],
            "box_captioning": ["shape_precision", "colour_precision", "size_precision"]}
@@ -26,7 +26,7 @@ def train_head(directory, settings: dict, device: str) -> None:
 
     from spatialprobe.train.pixel_recipe import run_pixel
 
-    work = directory.with_name(directory.name.removesuffix(".partial") + ".train")
+    work = training_folder(directory)
     run_pixel(work, settings, device=device)
     shutil.copytree(work / "results", directory / "results")
 
