@@ -462,7 +462,7 @@ def test_a_plan_runs_studies_and_claims_on_hugging_face_models_and_a_dataset(vlm
     md = (run / "report.md").read_text()
     assert "no lab" in md and "Positive control" in md and "joint" in md
     assert not (tmp_path / "cache" / "steps").exists()  # a checkpoint path and a dataset folder are not content-keyed: no step reuse
-    for edit, message in (({"studies": {"pixel": {"models": [blip2]}}}, "this study trains the lab's components"),
+    for edit, message in (({"studies": {"limber": {"models": [vit]}}}, "studies.limber.lm: missing"),
                           ({"studies": {"decodability": {"models": ["qformer+coarse@contrastive"]}}}, "lab: missing"),
                           ({"scenes": {"n": 10}}, "give exactly one")):
         with pytest.raises(PlanError, match=message):

@@ -44,9 +44,6 @@ def planned_steps(plan: Plan) -> list:
     names = lab_names(plan) if uses_lab(plan) else []
     for study, options in plan.studies.items():
         models = STUDIES.get(study).models(options)
-        specs = [m for m in models if is_spec(m)]
-        if specs and not STUDIES.get(study).any_model:
-            raise PlanError(f"studies.{study}.models: {specs}: this study trains the lab's components, so it takes lab connectors only")
         missing = [m for m in models if not is_spec(m) and m.removeprefix("lab:") not in names]
         if missing:
             raise PlanError(f"studies.{study}.models: {missing} are not lab connectors{aliases}" + (f"; the lab trains {', '.join(names)}" if names else ""))

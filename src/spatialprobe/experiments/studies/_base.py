@@ -50,9 +50,6 @@ class Study:
     """The option names it reads: any other is refused when the plan is parsed."""
     model_options: tuple[str, ...] = ("models",)
     """The options that name models (a list, or one name): where a plan's ``models`` aliases are replaced by their specs."""
-    any_model: bool = False
-    """Whether its models may be any model spec (probing studies), or only lab connectors (studies
-    that train the lab's components)."""
 
     def models(self, options: dict) -> list[str]:
         """Every model its options name, in order, each once."""

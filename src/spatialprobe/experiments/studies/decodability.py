@@ -52,4 +52,4 @@ def section(results, options: dict, scenes) -> list:
 
 
 STUDIES.register("decodability", Study("decodability", "Positive control: what each encoder's object tokens carry", steps, section,
-                                      options=("models", "sites", "attributes", "pool", "probe", "data"), any_model=True))
+                                      options=("models", "sites", "attributes", "pool", "probe", "data")))

@@ -35,6 +35,8 @@ def _spec_steps(ctx, options: dict, specs: list[str]) -> list:
     from spatialprobe.probing.outline import outline
     from spatialprobe.train.fix_recipe import fix_settings
 
+    if not specs:
+        return []
     recipe = dict(options.get("fix") or {})
     unknown = sorted(set(recipe) - set(RECIPE))
     if unknown:
@@ -101,4 +103,4 @@ def section(results, options: dict, scenes) -> list:
 
 
 STUDIES.register("fix", Study("fix", "The fix: object-aware connectors", steps, section, options=(*lost_in_space.OPTIONS, "fix"),
-                                  model_options=("models", "references"), any_model=True))
+                                  model_options=("models", "references")))

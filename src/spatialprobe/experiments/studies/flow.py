@@ -52,4 +52,4 @@ def section(results, options: dict, scenes) -> list:
     ]
 
 
-STUDIES.register("flow", Study("flow", "Pipeline flow", steps, section, options=("models", "sites", "task", "probe", "pool", "neural", "controls", "data"), any_model=True))
+STUDIES.register("flow", Study("flow", "Pipeline flow", steps, section, options=("models", "sites", "task", "probe", "pool", "neural", "controls", "data")))

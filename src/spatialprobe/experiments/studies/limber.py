@@ -39,6 +39,8 @@ def _spec_steps(ctx, options: dict, specs: list[str]) -> list:
     from spatialprobe.train.limber_recipe import CONTROLS as RECIPE_CONTROLS
     from spatialprobe.train.limber_recipe import RANDOM_ENCODER, limber_settings
 
+    if not specs:
+        return []
     if "lm" not in options:
         raise PlanError(f"studies.limber.lm: missing — the causal LM (hf:…) the maps from {', '.join(specs)} feed")
     recipe = {k: options[k] for k in RECIPE if k in options and k != "lm"}
@@ -122,4 +124,4 @@ def section(results, options: dict, scenes) -> list:
     return blocks + [Details("Per lab seed", [Table(["model", "control", "lab seed"] + METRICS, per_seed)])] + _spec_section(results, specs)
 
 
-STUDIES.register("limber", Study("limber", "LiMBeR: what a linear map transfers", steps, section, options=("models", "data", *RECIPE), any_model=True))
+STUDIES.register("limber", Study("limber", "LiMBeR: what a linear map transfers", steps, section, options=("models", "data", *RECIPE)))

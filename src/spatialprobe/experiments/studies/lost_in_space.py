@@ -174,4 +174,4 @@ def section(results, options: dict, scenes, study: str = "lost_in_space") -> lis
 
 
 STUDIES.register("lost_in_space", Study("lost_in_space", "Lost in Space: frozen vs joint", steps, section, options=OPTIONS,
-                                        model_options=("models", "references"), any_model=True))
+                                        model_options=("models", "references")))

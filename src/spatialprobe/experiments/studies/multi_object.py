@@ -74,4 +74,4 @@ def section(results, options: dict, scenes) -> list:
 
 
 STUDIES.register("multi_object", Study("multi_object", "Multi-object representations (2406.09067)", steps, section,
-                                      options=("models", "sites", "tasks", "pools", "probe", "controls", "data"), any_model=True))
+                                      options=("models", "sites", "tasks", "pools", "probe", "controls", "data")))

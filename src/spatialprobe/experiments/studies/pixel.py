@@ -39,6 +39,8 @@ def _spec_steps(ctx, options: dict, specs: list[str]) -> list:
     from spatialprobe.train.pixel import TASKS
     from spatialprobe.train.pixel_recipe import pixel_settings
 
+    if not specs:
+        return []
     names = options.get("data")
     data = [dataset(ctx, "pixel", {"data": n}) for n in names] if isinstance(names, list) else [dataset(ctx, "pixel", options)]
     out = []
@@ -161,4 +163,4 @@ def section(results, options: dict, scenes) -> list:
 
 
 STUDIES.register("pixel", Study("pixel", "PixelLLM: a location for every word", steps, section, options=("models", "head_only", "epochs", "box_epochs", "data"),
-                                      model_options=("models", "head_only"), any_model=True))
+                                      model_options=("models", "head_only")))
