@@ -61,7 +61,7 @@ def test_the_head_reads_a_box_where_the_hidden_states_hold_one_and_beats_the_wor
     words = np.array(["cat", "dog"] * (n // 2))
     rows = Located(hidden, boxes, boxes[:, :2], words, np.array([f"s{i // 4}" for i in range(n)]), np.array(["caption"] * n))
     train, test = (Located(rows.hidden[s], *(getattr(rows, f)[s] for f in ("boxes", "points", "words", "scene_ids", "kinds"))) for s in (slice(0, 300), slice(300, n)))
-    head, curve = train_head(train, epochs=60, batch_size=32, lr=5e-3)
+    head, curve = train_head(train.hidden, torch.as_tensor(train.boxes, dtype=torch.float32), epochs=60, batch_size=32, lr=5e-3)
     assert curve[-1] < curve[0] / 3
     none, baseline, diff = head_records(head, train, test, name="synthetic", site="lm.out", n_resamples=100)
     assert (none.condition["control"], baseline.condition["control"], diff.condition["control"]) == ("none", "word mean box", "head − baseline")

@@ -85,7 +85,7 @@ def evaluate_location(directory: str | Path, data_dir: str, out: str | Path, *, 
     train_prompts, test_prompts = visual_prompts(model, train_data), visual_prompts(model, test_data)
     train_loc = Located.build(model, tokenizer, train_data, train_prompts)
     test_loc = Located.build(model, tokenizer, test_data, test_prompts)
-    head, head_curve = train_location_head(train_loc, model.config.lm_width, epochs=epochs, seed=seed, progress=progress)
+    head, head_curve = train_location_head(train_loc, epochs=epochs, seed=seed, progress=progress)
     ids = np.array([s.id for s in test_data.scenes])
     store, records = ResultStore(out), []
 

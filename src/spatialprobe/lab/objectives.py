@@ -18,7 +18,7 @@ import torch
 
 from spatialprobe.lab.data import LabData
 from spatialprobe.lab.grounding import ground
-from spatialprobe.train.location import LocationHead, set_location_loss, word_location_loss
+from spatialprobe.train.location import LocationHead, object_boxes, set_location_loss, word_location_loss
 from spatialprobe.lab.trainer import CaptionLoss
 from spatialprobe.names import CONNECTOR_OBJECTIVES as OBJECTIVES
 from spatialprobe.scenes.record import Caption, Word
@@ -89,17 +89,6 @@ class QueryLocationLoss:
         return self.weight * set_location_loss(self.head(ctx.prompt), self.boxes[ctx.index], self.present[ctx.index])
 
 
-def object_boxes(scenes, max_objects: int = MAX_OBJECTS) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, K, 4) unit cxcywh boxes of each scene's objects and the (N, K) mask of real ones."""
-    boxes = torch.zeros(len(scenes), max_objects, 4)
-    present = torch.zeros(len(scenes), max_objects, dtype=torch.bool)
-    for i, scene in enumerate(scenes):
-        for j, obj in enumerate(scene.objects[:max_objects]):
-            boxes[i, j] = torch.as_tensor(obj.box.array("cxcywh", "unit"), dtype=torch.float32)
-            present[i, j] = True
-    return boxes, present
-
-
 def captions_for(data: LabData, kind: str, seen: set[str] | None = None) -> list[Caption]:
     """Each scene's caption of ``kind`` (empty if it has none); spatial captions cut to ``seen`` predicates when given."""
     out = []
@@ -125,5 +114,5 @@ def connector_losses(objectives: list[str], model, data: LabData, tokenizer, *, 
         losses.append(LocationLoss(heads["location"], ground(tokenizer, captions_for(data, kind, seen), data.scenes, CAPTION_LENGTH), location_weight))
     if "query_location" in objectives:
         heads["query_location"] = LocationHead(model.config.lm_width, objectness=True)
-        losses.append(QueryLocationLoss(heads["query_location"], *object_boxes(data.scenes), weight=1.0))
+        losses.append(QueryLocationLoss(heads["query_location"], *object_boxes(data.scenes, MAX_OBJECTS), weight=1.0))
     return losses, heads

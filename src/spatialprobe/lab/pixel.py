@@ -19,8 +19,9 @@ import torch
 from spatialprobe.lab.data import LabData
 from spatialprobe.lab.grounding import GroundedText, ground
 from spatialprobe.lab.lm import caption_loss
-from spatialprobe.train.location import BoxPrompt, LocationHead, word_location_loss
-from spatialprobe.train.loop import train
+from spatialprobe.train.box_captions import fit_box_prompt
+from spatialprobe.train.location import BoxPrompt, LocationHead
+from spatialprobe.train.pixel import train_head
 from spatialprobe.lab.objectives import captions_for
 from spatialprobe.lab.text import encode_batch
 from spatialprobe.lab.trainer import encoder_tokens
@@ -108,17 +109,10 @@ def _pad(t: torch.Tensor, n: int) -> torch.Tensor:
     return torch.cat([t, pad], dim=1)
 
 
-def train_location_head(located: Located, width: int, *, epochs: int = 15, seed: int = 0, lr: float = 2e-3, progress: bool = False) -> tuple[LocationHead, list[float]]:
-    """Fit a `LocationHead` on cached hidden states (the model stays frozen)."""
-    torch.manual_seed(seed)
-    head = LocationHead(width)
+def train_location_head(located: Located, *, epochs: int = 15, seed: int = 0, lr: float = 2e-3, progress: bool = False) -> tuple[LocationHead, list[float]]:
+    """Fit a `LocationHead` on cached hidden states (the model stays frozen): `train.pixel.train_head` on the grounded tokens."""
     g = located.grounded
-
-    def step(idx):
-        return word_location_loss(head(located.hidden[idx]), g.boxes[idx], g.located[idx])
-
-    curve = train(list(head.parameters()), len(g.ids), step, epochs=epochs, batch_size=64, lr=lr, seed=seed, desc="location head", progress=progress)
-    return head.eval(), curve
+    return train_head(located.hidden, g.boxes, g.located, epochs=epochs, batch_size=64, lr=lr, seed=seed, hidden_width=128, progress=progress)
 
 
 def object_rows(data: LabData) -> tuple[np.ndarray, torch.Tensor, list]:
@@ -133,15 +127,9 @@ def object_rows(data: LabData) -> tuple[np.ndarray, torch.Tensor, list]:
 
 
 def train_box_prompt(model, tokenizer, data: LabData, prompts: torch.Tensor, *, epochs: int = 8, seed: int = 0, progress: bool = False) -> tuple[BoxPrompt, list[float]]:
-    """Fit a `BoxPrompt` so the frozen LM describes the object in the box (caption loss)."""
-    torch.manual_seed(seed)
+    """Fit a `BoxPrompt` so the frozen LM describes the object in the box (caption loss): `train.box_captions.fit_box_prompt`."""
     scene_of, boxes, objects = object_rows(data)
     ids, mask = encode_batch(tokenizer, [object_description(o) for o in objects], 16)
-    box_prompt = BoxPrompt(model.config.lm_width)
     model.lm.requires_grad_(False)
-
-    def step(idx):
-        return caption_loss(model.lm, box_prompt(prompts[scene_of[idx]], boxes[idx]), ids[idx], mask[idx])
-
-    curve = train(list(box_prompt.parameters()), len(objects), step, epochs=epochs, batch_size=64, lr=2e-3, seed=seed, desc="box prompt", progress=progress)
-    return box_prompt.eval(), curve
+    return fit_box_prompt(prompts, scene_of, boxes, lambda prefix, index: caption_loss(model.lm, prefix, ids[index], mask[index]), epochs=epochs,
+                          batch_size=64, lr=2e-3, seed=seed, progress=progress)

@@ -1,8 +1,8 @@
-"""One connector trainer with pluggable losses.
+"""The lab's connector training: `train.connector.fit_connector` on a lab model.
 
 The encoder and the LM stay frozen; only the connector (and the parameters of any loss module,
 e.g. a probe head injected by the joint protocol) learn. The encoder's output tokens are computed
-once and cached, so training never re-runs the encoder. A loss is any callable
+once and cached, so training never re-runs the encoder. A lab loss is any callable
 ``loss(ctx) -> scalar`` over a `Context`; the lab's own is the caption loss.
 """
 
@@ -16,7 +16,7 @@ import torch
 
 from spatialprobe.lab.data import LabData
 from spatialprobe.lab.lm import caption_loss
-from spatialprobe.train.loop import train
+from spatialprobe.train.connector import fit_connector
 from spatialprobe.models.toy.model import ToyVLM
 
 
@@ -71,26 +71,11 @@ def train_connector(
     schedule: bool = True,
     on_epoch=None,
 ) -> list[float]:
-    """Train ``model.connector`` (+ ``extra_params``) on cached ``tokens`` with the sum of ``losses``.
-
-    With ``connector_learns=False`` the connector is frozen too and only ``extra_params`` learn —
-    the same loop, optimiser and batches, so a frozen and a joint run differ in nothing else.
-    ``on_epoch`` may stop training early (see `loop.train`).
-    """
+    """Train ``model.connector`` (+ ``extra_params``) on cached ``tokens`` with the sum of ``losses`` (`fit_connector`)."""
     for module in (model.vision, model.lm):
         module.eval()
         module.requires_grad_(False)
-    model.connector.requires_grad_(connector_learns)
-    model.connector.train(connector_learns)
-    torch.manual_seed(seed)
-
-    def step(idx):
-        batch = tokens[idx]
-        ctx = Context(model, idx, batch, model.connector(batch))
-        return sum(loss(ctx) for loss in losses)
-
-    params = (list(model.connector.parameters()) if connector_learns else []) + list(extra_params)
-    curve = train(params, len(tokens), step, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                  desc=f"connector:{model.config.connector}", progress=progress, schedule=schedule, on_epoch=on_epoch)
-    model.connector.eval()
-    return curve
+    lab_losses = [lambda index, rows, prompt, loss=loss: loss(Context(model, index, rows, prompt)) for loss in losses]
+    return fit_connector(model.connector, len(tokens), lambda index: tokens[index], lab_losses, epochs=epochs, seed=seed, batch_size=batch_size,
+                         lr=lr, extra_params=extra_params, connector_learns=connector_learns, desc=f"connector:{model.config.connector}",
+                         schedule=schedule, on_epoch=on_epoch, progress=progress)

@@ -42,22 +42,30 @@ def visual_prompts(adapter, pairs: list, batch_size: int = 8) -> torch.Tensor:
     return torch.cat(out)
 
 
+def fit_box_prompt(prompts: torch.Tensor, scene_of: np.ndarray, boxes: torch.Tensor, loss, *, tokens: int = 2, epochs: int = 8, batch_size: int = 16,
+                   lr: float = 2e-3, seed: int = 0, device="cpu", checkpoints=None, every: int = 50, progress: bool = False) -> tuple[BoxPrompt, list[float]]:
+    """Fit a `BoxPrompt` after each row's visual prompt (``prompts[scene_of]``) minimising ``loss(prefix, index)`` — the
+    caption loss of the row's phrase through a frozen LM (a real VLM's, `train_box_prompt`; the lab's)."""
+    torch.manual_seed(seed)
+    box_prompt = BoxPrompt(prompts.shape[-1], tokens).to(device)
+
+    def step(index: np.ndarray) -> torch.Tensor:
+        return loss(box_prompt(prompts[scene_of[index]].to(device), boxes[index]), index)
+
+    curve = train(list(box_prompt.parameters()), len(scene_of), step, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc="box prompt",
+                  progress=progress, checkpoints=checkpoints, every=every)
+    return box_prompt.eval(), curve
+
+
 def train_box_prompt(adapter, prompts: torch.Tensor, scene_of: np.ndarray, boxes: np.ndarray, phrases: list[str], *, tokens: int = 2, epochs: int = 8,
                      batch_size: int = 16, lr: float = 2e-3, seed: int = 0, checkpoints=None, every: int = 50,
                      progress: bool = False) -> tuple[BoxPrompt, list[float]]:
-    """Fit a `BoxPrompt` so the frozen LM says each region's phrase after its image's prompt and box tokens."""
+    """Fit a `BoxPrompt` so the VLM's frozen LM says each region's phrase after its image's prompt and box tokens."""
     lm = language_model(adapter)
     ids, mask = (t.to(adapter.device) for t in tokenize(adapter.tokenizer, phrases, 24))
-    torch.manual_seed(seed)
-    box_prompt = BoxPrompt(prompts.shape[-1], tokens).to(adapter.device)
-    box_tensor = torch.as_tensor(boxes, device=adapter.device)
-
-    def step(index: np.ndarray) -> torch.Tensor:
-        return caption_loss(lm, box_prompt(prompts[scene_of[index]].to(adapter.device), box_tensor[index]), ids[index], mask[index])
-
-    curve = train(list(box_prompt.parameters()), len(phrases), step, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc="box prompt",
-                  progress=progress, checkpoints=checkpoints, every=every)
-    return box_prompt.eval(), curve
+    return fit_box_prompt(prompts, scene_of, torch.as_tensor(boxes, device=adapter.device), lambda prefix, index: caption_loss(lm, prefix, ids[index], mask[index]),
+                          tokens=tokens, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=adapter.device, checkpoints=checkpoints,
+                          every=every, progress=progress)
 
 
 def other_boxes(scene_of: np.ndarray, seed: int) -> np.ndarray:

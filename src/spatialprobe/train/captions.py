@@ -18,6 +18,7 @@ import torch
 
 from spatialprobe.results.stats import item_differences, item_estimates
 from spatialprobe.train.limber import CAPTION_KINDS, EncoderTokens
+from spatialprobe.train.recipe import RecipeError
 
 METRICS = ("BLEU-4", "CIDEr", "category_precision", "category_recall")
 
@@ -60,7 +61,7 @@ def caption_test(mapping, encoder, lm, tokenizer, dataset, *, split: str = "test
 
     scenes = dataset.scenes(split)[:max_scenes]
     if len(scenes) < 2:
-        raise ValueError(f"{split}: {len(scenes)} scenes; the blind control needs at least 2")
+        raise RecipeError(f"{split}: {len(scenes)} scenes; the blind control needs at least 2")
     tokens = EncoderTokens(encoder, dataset, scenes, site, store)
     device = next(mapping.parameters()).device
     dtype = lm.get_input_embeddings().weight.dtype

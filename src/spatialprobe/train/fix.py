@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from spatialprobe.train.connector import fit_connector
 from spatialprobe.train.lm import caption_loss, language_model, tokenize
-from spatialprobe.train.location import LocationHead, set_location_loss
-from spatialprobe.train.loop import train
+from spatialprobe.train.location import LocationHead, object_boxes, set_location_loss
+from spatialprobe.train.recipe import RecipeError
 
 LOSSES = ("caption", "query_location")
 PREDICATES = ("left of", "right of", "above", "below")
@@ -56,17 +57,6 @@ def spatial_captions(scene, per_scene: int = 3) -> list[str]:
     return out
 
 
-def object_boxes(scenes) -> tuple[torch.Tensor, torch.Tensor]:
-    """(S, MAX_OBJECTS, 4) unit cxcywh boxes of each scene's largest objects and their (S, MAX_OBJECTS) presence."""
-    boxes, present = torch.zeros(len(scenes), MAX_OBJECTS, 4), torch.zeros(len(scenes), MAX_OBJECTS, dtype=torch.bool)
-    for i, scene in enumerate(scenes):
-        objects = sorted((o for o in scene.objects if not o.crowd), key=lambda o: -o.box.area)[:MAX_OBJECTS]
-        for k, o in enumerate(objects):
-            boxes[i, k] = torch.as_tensor(o.box.array("cxcywh", "unit"), dtype=torch.float32)
-            present[i, k] = True
-    return boxes, present
-
-
 def train_fix(adapter, dataset, *, losses: tuple[str, ...] = ("caption",), split: str = "probe_train", epochs: int = 2, batch_size: int = 8,
               lr: float = 1e-4, seed: int = 0, store=None, checkpoints=None, every: int = 50,
               max_scenes: int | None = None, progress: bool = False) -> tuple[torch.nn.Module, list[float], dict]:
@@ -85,9 +75,8 @@ def train_fix(adapter, dataset, *, losses: tuple[str, ...] = ("caption",), split
     for module in (adapter.model, lm):
         module.eval()
         module.requires_grad_(False)
-    torch.manual_seed(seed)
-    connector = adapter.trainable().copy().to(adapter.device).train()
-    connector.requires_grad_(True)
+    torch.manual_seed(seed)  # the location head's initial weights
+    connector = adapter.trainable().copy().to(adapter.device)
     tokens = EncoderTokens(adapter, dataset, scenes, "connector.in", store)
     items, texts = [], []  # one training item per (scene, spatial caption); scenes without one still teach location
     for i, scene in enumerate(scenes):
@@ -95,29 +84,26 @@ def train_fix(adapter, dataset, *, losses: tuple[str, ...] = ("caption",), split
         items += [i] * max(1, len(said))
         texts += said or [""]
     if "caption" in losses and not any(texts):
-        raise ValueError(f"{split}: no scene has two objects of different categories far enough apart for a spatial caption")
+        raise RecipeError(f"{split}: no scene has two objects of different categories far enough apart for a spatial caption")
     items = np.array(items)
     ids, mask = (t.to(adapter.device) for t in tokenize(adapter.tokenizer, texts, 24))
     has_caption = torch.as_tensor([bool(t) for t in texts], device=adapter.device)
-    boxes, present = (t.to(adapter.device) for t in object_boxes(scenes))
-    width = connector(tokens(np.arange(1)).to(adapter.device)).shape[-1]
-    head = LocationHead(width, objectness=True).to(adapter.device) if "query_location" in losses else None
-
-    def step(index: np.ndarray) -> torch.Tensor:
-        rows = connector(tokens(items[index]).to(adapter.device)).float()
-        total = rows.sum() * 0
-        if "caption" in losses:
+    boxes, present = object_boxes(scenes, MAX_OBJECTS, largest_first=True)
+    with torch.no_grad():
+        width = connector(tokens(np.arange(1)).to(adapter.device)).shape[-1]
+    terms, extra = [], []
+    if "caption" in losses:
+        def captions(index, rows, prompt):
             keep = has_caption[index]
-            if keep.any():
-                total = total + caption_loss(lm, rows[keep], ids[index][keep], mask[index][keep])
-        if head is not None:
-            scene = torch.as_tensor(items[index], device=adapter.device)
-            total = total + set_location_loss(head(rows).cpu(), boxes[scene].cpu(), present[scene].cpu())
-        return total
-
-    params = list(connector.parameters()) + (list(head.parameters()) if head is not None else [])
-    curve = train(params, len(items), step, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc="connector fix", progress=progress,
-                  checkpoints=checkpoints, every=every)
+            return caption_loss(lm, prompt[keep], ids[index][keep], mask[index][keep]) if keep.any() else prompt.sum() * 0
+        terms.append(captions)
+    if "query_location" in losses:
+        head = LocationHead(width, objectness=True).to(adapter.device)
+        extra = list(head.parameters())
+        terms.append(lambda index, rows, prompt: set_location_loss(head(prompt.float()).cpu(), boxes[items[index]], present[items[index]]))
+    curve = fit_connector(connector, len(items), lambda index: tokens(items[index]).to(adapter.device), terms, epochs=epochs, seed=seed,
+                          batch_size=batch_size, lr=lr, extra_params=extra, desc="connector fix", checkpoints=checkpoints, every=every,
+                          progress=progress)
     trained_on = {"items": len(items), "spatial_captions": sum(bool(t) for t in texts), "scenes": len(scenes), "losses": list(losses),
                   "trained_parameters": sum(p.numel() for p in connector.parameters())}
-    return connector.eval(), curve, trained_on
+    return connector, curve, trained_on

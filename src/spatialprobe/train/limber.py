@@ -19,6 +19,7 @@ from torch import nn
 
 from spatialprobe.train.lm import caption_loss, tokenize
 from spatialprobe.train.loop import train
+from spatialprobe.train.recipe import RecipeError
 
 VARIANTS = ("tokens", "pooled")
 CAPTION_KINDS = ("coco", "coarse", "narrative")
@@ -113,7 +114,7 @@ def captions(scenes, tokenizer, max_length: int = 32) -> tuple[torch.Tensor, tor
     for scene in scenes:
         text = next((c.text for c in scene.captions if c.kind in CAPTION_KINDS), None)
         if text is None:
-            raise ValueError(f"scene {scene.id}: no caption of kind {', '.join(CAPTION_KINDS)} to train the map on")
+            raise RecipeError(f"scene {scene.id}: no caption of kind {', '.join(CAPTION_KINDS)} to train the map on")
         texts.append(text)
     return tokenize(tokenizer, texts, max_length)
 
@@ -129,7 +130,7 @@ class EncoderTokens:
             row_of = {sid: i for i, sid in enumerate(store.scene_ids)}
             missing = [s.id for s in scenes if s.id not in row_of]
             if missing:
-                raise ValueError(f"the store lacks {len(missing)} of the training scenes (e.g. {missing[0]}): not the store of this dataset and split")
+                raise RecipeError(f"the store lacks {len(missing)} of the training scenes (e.g. {missing[0]}): not the store of this dataset and split")
             self.rows = np.array([row_of[s.id] for s in scenes])
 
     def __call__(self, index: np.ndarray) -> torch.Tensor:
@@ -156,7 +157,7 @@ def train_limber(encoder, lm, tokenizer, dataset, *, site: str = "vision.out", v
     """
     scenes = dataset.scenes(split)[:max_scenes]
     if not scenes:
-        raise ValueError(f"no {split} scenes to train on")
+        raise RecipeError(f"no {split} scenes to train on")
     for module in (encoder.model, lm):
         module.eval()
         module.requires_grad_(False)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from spatialprobe.train.recipe import RecipeError
+
 
 def language_model(adapter):
     """The module that continues a VLM's visual prompt given as ``inputs_embeds`` (forward with labels, generate):
@@ -18,9 +20,9 @@ def language_model(adapter):
         lm = adapter.model
     config = getattr(lm.config, "text_config", None) or lm.config
     if getattr(lm.config, "is_encoder_decoder", False) or getattr(config, "is_encoder_decoder", False):
-        raise ValueError(f"{adapter.name}: an encoder-decoder LM (Flan-T5); the recipes here train through a decoder-only LM")
+        raise RecipeError(f"{adapter.name}: an encoder-decoder LM (Flan-T5); the recipes here train through a decoder-only LM")
     if adapter.card.prompt not in ("placeholders", "prepended"):
-        raise ValueError(f"{adapter.name}: its LM reads the image by {adapter.card.prompt}, not as prompt rows")
+        raise RecipeError(f"{adapter.name}: its LM reads the image by {adapter.card.prompt}, not as prompt rows")
     return lm
 
 

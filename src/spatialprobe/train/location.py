@@ -64,3 +64,18 @@ class BoxPrompt(nn.Module):
 
     def forward(self, prompt: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
         return torch.cat([prompt, self.net(boxes).view(len(boxes), self.tokens, self.width)], dim=1)
+
+
+def object_boxes(scenes, max_objects: int, largest_first: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, K, 4) unit cxcywh boxes of each scene's objects (the first ``max_objects``, or the largest with
+    ``largest_first``; crowd regions left out) and the (N, K) mask of real ones — `set_location_loss`'s targets."""
+    boxes = torch.zeros(len(scenes), max_objects, 4)
+    present = torch.zeros(len(scenes), max_objects, dtype=torch.bool)
+    for i, scene in enumerate(scenes):
+        objects = [o for o in scene.objects if not o.crowd]
+        if largest_first:
+            objects.sort(key=lambda o: -o.box.area)
+        for j, obj in enumerate(objects[:max_objects]):
+            boxes[i, j] = torch.as_tensor(obj.box.array("cxcywh", "unit"), dtype=torch.float32)
+            present[i, j] = True
+    return boxes, present

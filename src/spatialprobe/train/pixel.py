@@ -20,6 +20,7 @@ import torch
 
 from spatialprobe.train.location import LocationHead
 from spatialprobe.train.loop import train
+from spatialprobe.train.recipe import RecipeError
 
 WHERE = "where is {}"
 KINDS = ("caption", "referring")
@@ -143,7 +144,7 @@ def located_rows(adapter, dataset, scenes, *, site: str = "lm.out", batch_size: 
                 scene_ids.append(scenes[item.scene].id)
                 kinds.append(item.kind)
     if not hidden:
-        raise ValueError("no located words or referring expressions in these scenes (the head needs captions with located words or expressions with a referent)")
+        raise RecipeError("no located words or referring expressions in these scenes (the head needs captions with located words or expressions with a referent)")
     return Located(torch.stack(hidden), np.array(boxes), np.array(points), np.array(words), np.array(scene_ids), np.array(kinds))
 
 
@@ -171,17 +172,20 @@ def _located(rows: list[int], offsets, item: Text):
     return out
 
 
-def train_head(located: Located, *, epochs: int = 20, batch_size: int = 64, lr: float = 2e-3, seed: int = 0, hidden: int = 256,
-               checkpoints=None, every: int = 50, progress: bool = False) -> tuple[LocationHead, list[float]]:
-    """Fit a `LocationHead` (L1 on unit cxcywh) on the located rows; returns (head, loss per epoch)."""
+def train_head(hidden: torch.Tensor, boxes: torch.Tensor, located: torch.Tensor | None = None, *, epochs: int = 20, batch_size: int = 64,
+               lr: float = 2e-3, seed: int = 0, hidden_width: int = 256, checkpoints=None, every: int = 50, progress: bool = False) -> tuple[LocationHead, list[float]]:
+    """Fit a `LocationHead` (L1 on unit cxcywh) to ``boxes``: rows (N, d) → (N, 4), or sequences (N, T, d) → (N, T, 4)
+    with the ``located`` (N, T) mask (`word_location_loss`: tokens that name nothing are left out); returns (head, loss per epoch)."""
+    from spatialprobe.train.location import word_location_loss
+
     torch.manual_seed(seed)
-    head = LocationHead(located.hidden.shape[-1], hidden=hidden)
-    targets = torch.as_tensor(located.boxes, dtype=torch.float32)
+    head = LocationHead(hidden.shape[-1], hidden=hidden_width)
+    mask = torch.ones(boxes.shape[:-1], dtype=torch.bool) if located is None else located
 
     def step(index: np.ndarray) -> torch.Tensor:
-        return (head(located.hidden[index])[..., :4] - targets[index]).abs().mean()
+        return word_location_loss(head(hidden[index]), boxes[index], mask[index])
 
-    curve = train(list(head.parameters()), len(located), step, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc="location head",
+    curve = train(list(head.parameters()), len(hidden), step, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, desc="location head",
                   progress=progress, checkpoints=checkpoints, every=every)
     return head.eval(), curve
 

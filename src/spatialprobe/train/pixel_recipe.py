@@ -38,6 +38,8 @@ def pixel_settings(model: str, data: list[str], *, site: str = "lm.out", epochs:
 
 def run_pixel(out: str | Path, settings: dict, *, device: str = "cpu", force: bool = False, every: int = 50, progress: bool = False) -> list:
     """Run the recipe of ``settings`` (`pixel_settings`) into ``out``; returns the records written."""
+    import torch
+
     from spatialprobe.features.key import dataset_fingerprint, weights_fingerprint
     from spatialprobe.models import load_model
     from spatialprobe.results.store import ResultStore
@@ -65,8 +67,9 @@ def run_pixel(out: str | Path, settings: dict, *, device: str = "cpu", force: bo
         if path.exists():
             head, curve = _load(path, LocationHead(rows[s["train_split"]].hidden.shape[-1], hidden=s["hidden"]))
         else:
-            head, curve = train_head(rows[s["train_split"]], epochs=s["epochs"], batch_size=s["batch_size"], lr=s["lr"], seed=s["seed"], hidden=s["hidden"],
-                                     checkpoints=folder / "checkpoints", every=every, progress=progress)
+            train_rows = rows[s["train_split"]]
+            head, curve = train_head(train_rows.hidden, torch.as_tensor(train_rows.boxes, dtype=torch.float32), epochs=s["epochs"],
+                                     batch_size=s["batch_size"], lr=s["lr"], seed=s["seed"], hidden_width=s["hidden"], checkpoints=folder / "checkpoints", every=every, progress=progress)
             _save(head, curve, path)
         config = {"data": s["data"], "split": s["test_split"], "epochs": s["epochs"], "lr": s["lr"], "curve": curve,
                   "train_rows": len(rows[s["train_split"]])}

@@ -20,7 +20,7 @@ SETTINGS = "recipe.json"
 
 
 class RecipeError(ValueError):
-    """A recipe's bad setting, or a folder that holds another run."""
+    """A recipe's bad setting, data it cannot train on, or a folder that holds another run: shown as a user error."""
 
 
 @contextmanager
