@@ -1,0 +1,131 @@
+"""Tiled preprocessing — LLaVA-NeXT's "anyres": one image becomes a base frame and tiles, each frame
+with its own `FrameMap` from the image, so a box maps into every frame the model sees.
+
+What ``LlavaNextImageProcessor`` does, step for step (and so what `Tiling` reproduces):
+  1. the best resolution: of the ``image_grid_pinpoints`` (h, w), the one that keeps the most of the
+     image's pixels after an aspect-preserving downscale, then the one that wastes the least;
+  2. the image resized to fit it, aspect kept (the other side ``ceil``-ed), pasted centred on a black
+     canvas of that resolution (before normalisation);
+  3. the canvas cut into ``tile`` × ``tile`` tiles, row by row;
+  4. the **base frame**: the whole image stretched to ``base`` (no aspect kept), first;
+  5. every frame then goes through the per-frame steps (`Preprocess`: shortest-edge resize, centre
+     crop, rescale, normalise).
+Frames are padded to the batch's most frames only in the tensor HF returns; `Tiling.pixels` gives
+each image its own frames, and `frames` says which are real.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from spatialprobe.geometry import Box, FrameMap, GridCoverage
+from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of a tiled image: where it comes from and how the image maps into it."""
+
+    kind: str
+    """``base`` (the whole image) or ``tile``."""
+    position: tuple[int, int]
+    """(row, col) of a tile in the tile grid; (0, 0) for the base frame."""
+    fmap: FrameMap
+    """Image pixels → this frame's model input pixels."""
+
+
+@dataclass(frozen=True)
+class Tiling:
+    pinpoints: tuple[tuple[int, int], ...]
+    """Candidate resolutions, (height, width) as HF lists them."""
+    tile: int
+    """Tile side in pixels (HF's ``crop_size`` height, else ``size``)."""
+    base: tuple[int, int]
+    """(width, height) the base frame is stretched to."""
+    frame: Preprocess
+    """The steps every frame then goes through."""
+
+    def best_resolution(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) of the pinpoint an image of ``size`` (W, H) is fitted into (HF's ``select_best_resolution``)."""
+        w, h = size
+        best, most, least = None, 0, math.inf
+        for ph, pw in self.pinpoints:
+            scale = min(pw / w, ph / h)
+            effective = min(int(w * scale) * int(h * scale), w * h)
+            wasted = pw * ph - effective
+            if effective > most or (effective == most and wasted < least):
+                best, most, least = (pw, ph), effective, wasted
+        return best
+
+    def fitted_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(width, height) of the image resized into its best resolution, aspect kept (HF's ``get_patch_output_size``)."""
+        w, h = size
+        tw, th = self.best_resolution(size)
+        if tw / w < th / h:
+            return tw, min(math.ceil(h * tw / w), th)
+        return min(math.ceil(w * th / h), tw), th
+
+    def frames(self, size: tuple[int, int]) -> list[Frame]:
+        """The base frame, then the tiles row by row, each with the map from an image of ``size`` (W, H)."""
+        size = (int(size[0]), int(size[1]))
+        canvas = self.best_resolution(size)
+        fitted = self.fitted_size(size)
+        left, top = (canvas[0] - fitted[0]) // 2, (canvas[1] - fitted[1]) // 2
+        onto = FrameMap.resize(size, fitted).then(FrameMap.pad(fitted, left, top, canvas[0] - fitted[0] - left, canvas[1] - fitted[1] - top))
+        out = [Frame("base", (0, 0), FrameMap.resize(size, self.base).then(self.frame.frame_map(self.base)))]
+        for row in range(canvas[1] // self.tile):
+            for col in range(canvas[0] // self.tile):
+                crop = FrameMap.crop(canvas, col * self.tile, row * self.tile, self.tile, self.tile)
+                out.append(Frame("tile", (row, col), onto.then(crop).then(self.frame.frame_map((self.tile, self.tile)))))
+        return out
+
+    def boxes(self, box: Box) -> list[Box | None]:
+        """An image box in every frame (model input pixels, xyxy, clipped); None where the frame does not see it."""
+        out = []
+        for frame in self.frames(box.frame):
+            mapped = box.mapped(frame.fmap)
+            x0, y0, x1, y1 = mapped.to("xyxy", "pixel").coords
+            w, h = frame.fmap.dst
+            out.append(mapped.clipped() if x1 > 0 and y1 > 0 and x0 < w and y0 < h else None)
+        return out
+
+    def coverages(self, size: tuple[int, int], grid) -> list[GridCoverage]:
+        """Per frame, the coverage of its patch grid by masks of images of ``size`` (an object's patches in every frame)."""
+        return [GridCoverage(tuple(size), grid, frame.fmap) for frame in self.frames(size)]
+
+    def pixels(self, image) -> np.ndarray:
+        """One image (PIL or HWC uint8) → (frames, 3, H, W) float32, the frames in `frames`' order."""
+        im = (image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))).convert("RGB")
+        resample = RESAMPLE[self.frame.resample]
+        canvas_size, fitted = self.best_resolution(im.size), self.fitted_size(im.size)
+        canvas = Image.new("RGB", canvas_size, (0, 0, 0))
+        canvas.paste(im.resize(fitted, resample=resample), ((canvas_size[0] - fitted[0]) // 2, (canvas_size[1] - fitted[1]) // 2))
+        frames = [im.resize(self.base, resample=resample)]
+        for row in range(canvas_size[1] // self.tile):
+            for col in range(canvas_size[0] // self.tile):
+                frames.append(canvas.crop((col * self.tile, row * self.tile, (col + 1) * self.tile, (row + 1) * self.tile)))
+        return np.stack([self.frame.pixels(f) for f in frames])
+
+    @classmethod
+    def from_hf(cls, cfg: dict) -> Tiling:
+        """From a ``LlavaNextImageProcessor`` ``preprocessor_config.json``."""
+        kind = str(cfg.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
+        if kind != "LlavaNextImageProcessor":
+            raise PreprocessError(f"{kind or 'an image processor'}: not LLaVA-NeXT's anyres tiling")
+        size, crop = cfg.get("size", {}), cfg.get("crop_size") or {}
+        if "height" in size and "width" in size:
+            base = (int(size["width"]), int(size["height"]))
+        elif "shortest_edge" in size:
+            base = (int(size["shortest_edge"]),) * 2
+        else:
+            raise PreprocessError(f"LlavaNextImageProcessor: unsupported size={size}")
+        tile = int(crop["height"]) if crop.get("height") else base[1]
+        per_frame = Preprocess.from_hf({**cfg, "image_processor_type": "CLIPImageProcessor", "do_pad": False})
+        pinpoints = tuple((int(h), int(w)) for h, w in cfg.get("image_grid_pinpoints") or ())
+        if not pinpoints:
+            raise PreprocessError("LlavaNextImageProcessor: no image_grid_pinpoints")
+        return cls(pinpoints, tile, base, per_frame)

@@ -1,0 +1,69 @@
+"""LLaVA-NeXT's anyres tiling (issue 20, frames): each image's frames are pixel-equal to HF's
+LlavaNextImageProcessor, and a box maps into every frame where HF's pixels put it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from spatialprobe.geometry import Box
+from spatialprobe.models.tiling import Tiling
+
+PINPOINTS = [[32, 64], [64, 32], [64, 64], [96, 32], [32, 96]]
+SIZES = [(90, 30), (30, 90), (50, 50), (64, 33), (17, 80), (200, 120)]
+
+
+@pytest.fixture(scope="module")
+def processor(tmp_path_factory):
+    from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
+
+    proc = LlavaNextImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, image_grid_pinpoints=PINPOINTS)
+    folder = tmp_path_factory.mktemp("llava-next")
+    proc.save_pretrained(folder)
+    return proc, Tiling.from_hf(json.loads((folder / "preprocessor_config.json").read_text()))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_frame_is_the_pixels_hf_gives_that_frame(processor, size):
+    proc, tiling = processor
+    image = Image.fromarray(np.random.default_rng(sum(size)).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    theirs = proc(images=[image], return_tensors="np")["pixel_values"][0]
+    ours = tiling.pixels(image)
+    assert ours.shape == theirs.shape and len(tiling.frames(size)) == len(ours)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_bright_box_lands_where_its_mapped_box_says_in_every_frame(processor, size):
+    proc, tiling = processor
+    w, h = size
+    box = Box((0.3 * w, 0.2 * h, 0.55 * w, 0.7 * h), "xyxy", "pixel", size)
+    canvas = np.zeros((h, w, 3), dtype=np.uint8)
+    x0, y0, x1, y1 = (int(round(v)) for v in box.coords)
+    canvas[y0:y1, x0:x1] = 255
+    frames = proc(images=[Image.fromarray(canvas)], return_tensors="np")["pixel_values"][0]
+    bright = frames.mean(axis=1) > frames.mean(axis=1).min() + 1.0  # the marker, per frame (H, W), whatever the normalisation
+    seen = 0
+    for frame, pixels, mapped in zip(tiling.frames(size), bright, tiling.boxes(box)):
+        if mapped is None:
+            assert not pixels.any(), f"{frame.kind}{frame.position}: the box maps outside, yet the frame shows it"
+            continue
+        seen += 1
+        a, b, c, d = mapped.to("xyxy", "pixel").coords
+        inner = pixels[int(np.ceil(b)) + 1 : int(d) - 1, int(np.ceil(a)) + 1 : int(c) - 1]
+        outer = pixels.copy()
+        outer[max(int(b) - 1, 0) : int(np.ceil(d)) + 1, max(int(a) - 1, 0) : int(np.ceil(c)) + 1] = False
+        assert inner.size == 0 or inner.all(), f"{frame.kind}{frame.position}: the mapped box {mapped.coords} is not all bright"
+        assert not outer.any(), f"{frame.kind}{frame.position}: bright pixels outside the mapped box {mapped.coords}"
+    assert seen >= 2  # the base frame and at least one tile
+
+
+def test_the_best_resolution_and_its_frames_follow_hf():
+    from transformers.image_processing_utils import select_best_resolution
+
+    tiling = Tiling(tuple(map(tuple, PINPOINTS)), 32, (32, 32), None)
+    for w, h in SIZES + [(1, 300), (300, 1), (96, 96)]:
+        assert tiling.best_resolution((w, h)) == select_best_resolution((h, w), PINPOINTS)[::-1]
