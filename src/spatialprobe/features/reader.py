@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from spatialprobe.features.key import FORMAT
-from spatialprobe.features.store import OBJECT_PARTS, StoreError, shard_name
+from spatialprobe.features.store import OBJECT_PARTS, Ragged, StoreError, shard_name
 from spatialprobe.models.layout import TokenLayout
 from spatialprobe.scenes.files import sha256_file
 
@@ -77,12 +77,60 @@ class FeatureStore:
             self._maps[site] = [self._load(f"sites/{site}/{shard_name(r['shard'])}.npy") for r in self._shards]
         return self._maps[site]
 
+    def ragged(self, site: str) -> bool:
+        """Whether the site's scenes have different row counts (read with `take_ragged`)."""
+        return bool(self.manifest["sites"][self._site(site)].get("ragged", False))
+
+    def _offsets(self, site: str) -> list[np.ndarray]:
+        """Each shard's offsets index, checked against its values and scenes (a wrong index would read other scenes' rows)."""
+        key = f"{site}.offsets"
+        if key not in self._maps:
+            out = []
+            for record, values in zip(self._shards, self.shards(site)):
+                rel = f"sites/{site}/{shard_name(record['shard'])}.offsets.npy"
+                offsets = np.asarray(self._load(rel))
+                if len(offsets) != record["rows"] + 1 or offsets[0] != 0 or offsets[-1] != len(values) or (np.diff(offsets) < 0).any():
+                    raise StoreError(f"{self.dir / rel}: not an offsets index of {record['rows']} scenes over {len(values)} rows; {REPAIR.format(dir=self.dir)}")
+                out.append(offsets)
+            self._maps[key] = out
+        return self._maps[key]
+
+    def take_ragged(self, site: str, rows, dtype=None) -> Ragged:
+        """Rows (any order, repeats allowed) of a ragged site: each scene's own rows, no padding (`Ragged`)."""
+        if not self.ragged(site):
+            raise StoreError(f"{self.dir}: site {site} has the same rows for every scene: read it with take()")
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.rows):
+            raise IndexError(f"row indices must be in [0, {self.rows})")
+        maps, offsets = self.shards(site), self._offsets(site)
+        shard_of = np.searchsorted(self._starts, rows, side="right") - 1
+        local = rows - self._starts[shard_of]
+        starts, lengths = np.zeros(len(rows), np.int64), np.zeros(len(rows), np.int64)
+        for k in np.unique(shard_of):
+            sel = np.flatnonzero(shard_of == k)
+            starts[sel] = offsets[k][local[sel]]
+            lengths[sel] = offsets[k][local[sel] + 1] - starts[sel]
+        out_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        out = np.empty((int(out_offsets[-1]),) + maps[0].shape[1:], dtype=np.result_type(*(m.dtype for m in maps)))
+        for k in np.unique(shard_of):
+            sel = np.flatnonzero(shard_of == k)
+            n = lengths[sel]
+            within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)  # each row's place in its scene
+            out[np.repeat(out_offsets[sel], n) + within] = maps[k][np.repeat(starts[sel], n) + within]
+        if not np.isfinite(out).all():
+            raise StoreError(f"{self.dir}: site {site}: NaN or Inf values in stored rows (the store is damaged); {REPAIR.format(dir=self.dir)}")
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            out = torch.from_numpy(out).to(getattr(torch, np.dtype(dtype).name)).numpy()
+        return Ragged(out, out_offsets)
+
     def take(self, site: str, rows, tokens=None, dtype=None) -> np.ndarray:
         """Rows (any order, repeats allowed) of a site, (n, tokens, dim), optionally a token subset.
 
         Returned in the stored dtype (float16, or float32 where a shard needed it) unless ``dtype``
         asks otherwise; conversion goes through torch, several times faster than numpy's float16 path.
         """
+        if self.ragged(site):
+            raise StoreError(f"{self.dir}: site {site} gives each scene its own number of rows: read it with take_ragged()")
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size and (rows.min() < 0 or rows.max() >= self.rows):
             raise IndexError(f"row indices must be in [0, {self.rows})")

@@ -4,7 +4,10 @@ Layout of one store (a directory named by its content key)::
 
     key.json                       what the key hashes (model, weights, sites, preprocessing, data, …)
     layouts.json                   the TokenLayout of every site
-    sites/<site>/<shard>.npy       (rows, tokens, dim) float16 (float32 where float16 would overflow)
+    sites/<site>/<shard>.npy       (rows, tokens, dim) float16 (float32 where float16 would overflow);
+                                   a ragged site (scenes with different row counts: tiled and dynamic-
+                                   resolution models) stores (Σ rows, dim) and beside it
+    sites/<site>/<shard>.offsets.npy  (scenes + 1,) int64: scene i's rows are [offsets[i], offsets[i+1])
     objects/<shard>.<part>.npy     per object: (row, id) index, grid coverage, nearest-mask cells, box
     shards/<shard>.json            the shard's scene ids and every file's shape, dtype and sha256 —
                                    written last: a shard with a record is complete
@@ -65,6 +68,42 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> dict:
         Path(tmp).unlink(missing_ok=True)
         raise
     return {"shape": list(array.shape), "dtype": str(array.dtype), "sha256": sha256_file(path)}
+
+
+@dataclass(frozen=True)
+class Ragged:
+    """Scenes with different row counts: ``values`` (Σ rows, dim) and ``offsets`` (scenes + 1,), scene i's rows
+    being ``values[offsets[i]:offsets[i + 1]]`` — stored and read without padding to the longest."""
+
+    values: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def of(cls, arrays: list[np.ndarray]) -> Ragged:
+        """From one (rows_i, dim) array per scene."""
+        if not arrays:
+            raise ValueError("no scenes")
+        dims = {a.shape[1:] for a in arrays}
+        if len(dims) != 1 or any(a.ndim != 2 for a in arrays):
+            raise ValueError(f"every scene needs (rows, dim) with one dim; got shapes {sorted({a.shape for a in arrays})[:4]}")
+        return cls(np.concatenate(arrays), np.concatenate([[0], np.cumsum([len(a) for a in arrays])]).astype(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.values[self.offsets[i] : self.offsets[i + 1]]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def mean(self) -> np.ndarray:
+        """Each scene's mean row (scenes, dim), in float32 — the mean pool with no padding (a scene with no rows is an error)."""
+        if (self.lengths == 0).any():
+            raise ValueError("a scene with no rows has no mean")
+        sums = np.add.reduceat(self.values.astype(np.float32, copy=False), self.offsets[:-1], axis=0)
+        return sums / self.lengths[:, None]
 
 
 def storage_dtype(array: np.ndarray) -> np.dtype:
@@ -134,11 +173,16 @@ def shard_done(directory: Path, k: int) -> bool:
     return (directory / "shards" / f"{shard_name(k)}.json").exists()
 
 
-def write_shard(directory: Path, k: int, scene_ids: list[str], arrays: dict[str, np.ndarray], objects: dict[str, np.ndarray]) -> dict:
-    """Write one shard's site arrays and object tables, then its record (last)."""
+def write_shard(directory: Path, k: int, scene_ids: list[str], arrays: dict[str, np.ndarray | Ragged], objects: dict[str, np.ndarray]) -> dict:
+    """Write one shard's site arrays (fixed-size or `Ragged`) and object tables, then its record (last)."""
     files = {}
     for site, array in arrays.items():
         rel = f"sites/{site}/{shard_name(k)}.npy"
+        if isinstance(array, Ragged):
+            if len(array) != len(scene_ids):
+                raise StoreError(f"site {site}: {len(array)} ragged scenes for the shard's {len(scene_ids)}")
+            files[f"sites/{site}/{shard_name(k)}.offsets.npy"] = atomic_save_npy(directory / f"sites/{site}/{shard_name(k)}.offsets.npy", array.offsets)
+            array = array.values
         files[rel] = atomic_save_npy(directory / rel, array.astype(storage_dtype(array), copy=False))
     for part in OBJECT_PARTS:
         rel = f"objects/{shard_name(k)}.{part}.npy"
@@ -162,9 +206,11 @@ def merge(directory: str | Path, provenance: dict | None = None) -> dict:
     for site in layouts:
         entries = [r["files"][f"sites/{site}/{shard_name(r['shard'])}.npy"] for r in records]
         dtypes = sorted({e["dtype"] for e in entries})
+        ragged = all(f"sites/{site}/{shard_name(r['shard'])}.offsets.npy" in r["files"] for r in records)
         sites[site] = {
             "dtype": dtypes[0] if len(dtypes) == 1 else "float32 in some shards (float16 overflowed), float16 elsewhere",
             "row_shape": entries[0]["shape"][1:],
+            **({"ragged": True} if ragged else {}),  # absent for fixed-size sites: earlier manifests stay valid
             "float32_shards": [r["shard"] for r, e in zip(records, entries) if e["dtype"] == "float32"],
         }
     store_hash = digest({"key": keyfile["key"], "layouts": layouts, "files": [r["files"] for r in records]})
