@@ -5,6 +5,11 @@ Localized Narratives and RefCOCO files into records vs the image-free baselines,
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -136,3 +141,28 @@ def test_only_the_box_prompt_learns_and_box_captions_are_scored_against_another_
                                               scene_of, boxes, phrases, n_resamples=50)
     assert (none.task, control.condition["control"], diff.condition["control"]) == ("box_captioning", CONTROL, "head − baseline")
     assert {"CIDEr", "BLEU-4"} <= set(none.metrics) and ("METEOR" in none.metrics) == meteor_available()
+
+
+def test_train_pixel_killed_with_sigkill_resumes_to_the_same_head(inputs, tmp_path):
+    from safetensors.torch import load_file
+
+    def args(out):
+        return ["train", "pixel", "--model", inputs["blip2"], "--data", inputs["refcoco"], "--out", str(out), "--epochs", "10", "--batch-size", "4",
+                "--box-epochs", "0", "--every", "1", "--bootstrap", "20", "--threads", "1", "--quiet"]
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "spatialprobe.cli.main"]
+    subprocess.run(command + args(tmp_path / "whole"), env=env, check=True, capture_output=True, timeout=600)
+    process = subprocess.Popen(command + args(tmp_path / "killed"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state, deadline = tmp_path / "killed" / "checkpoints" / "checkpoint.json", time.time() + 300
+    while time.time() < deadline:
+        if state.exists() and json.loads(state.read_text())["state"]["optimiser_steps"] >= 20:
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    steps = json.loads(state.read_text())["state"]
+    assert steps["optimiser_steps"] >= 20 and steps["epoch"] < 10 and not (tmp_path / "killed" / "head.safetensors").exists()
+    subprocess.run(command + args(tmp_path / "killed"), env=env, check=True, capture_output=True, timeout=600)
+    a, b = load_file(str(tmp_path / "whole" / "head.safetensors")), load_file(str(tmp_path / "killed" / "head.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
