@@ -4,13 +4,12 @@ says — in the processor's merge-window order and in Qwen2.5-VL's window order.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from tiny_hf import noise_image, saved_config
 from spatialprobe.models.dynamic import DynamicResize
 
 SIZES = [(90, 30), (30, 90), (50, 50), (123, 77), (17, 80), (400, 260), (700, 120), (300, 900)]
@@ -21,9 +20,7 @@ def processor(tmp_path_factory):
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     proc = Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": 28 * 28 * 40}, patch_size=14, merge_size=2)
-    folder = tmp_path_factory.mktemp("qwen2-vl")
-    proc.save_pretrained(folder)
-    return proc, DynamicResize.from_hf(json.loads((folder / "preprocessor_config.json").read_text()))
+    return proc, DynamicResize.from_hf(saved_config(proc, tmp_path_factory.mktemp("qwen2-vl")))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -31,7 +28,7 @@ def test_the_grid_and_the_patch_sequence_are_hfs(processor, size):
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
 
     proc, dynamic = processor
-    image = Image.fromarray(np.random.default_rng(sum(size)).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    image = noise_image(size, sum(size))
     out = proc(images=[image], return_tensors="np")
     assert dynamic.resized(size)[::-1] == smart_resize(size[1], size[0], 28, 56 * 56, 28 * 28 * 40)
     assert list(out["image_grid_thw"][0]) == [1, *dynamic.grid(size)]

@@ -3,12 +3,11 @@ LlavaNextImageProcessor, and a box maps into every frame where HF's pixels put i
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
 
+from tiny_hf import noise_image, saved_config
 from spatialprobe.geometry import Box
 from spatialprobe.models.tiling import Tiling
 
@@ -21,15 +20,13 @@ def processor(tmp_path_factory):
     from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
 
     proc = LlavaNextImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, image_grid_pinpoints=PINPOINTS)
-    folder = tmp_path_factory.mktemp("llava-next")
-    proc.save_pretrained(folder)
-    return proc, Tiling.from_hf(json.loads((folder / "preprocessor_config.json").read_text()))
+    return proc, Tiling.from_hf(saved_config(proc, tmp_path_factory.mktemp("llava-next")))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_every_frame_is_the_pixels_hf_gives_that_frame(processor, size):
     proc, tiling = processor
-    image = Image.fromarray(np.random.default_rng(sum(size)).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    image = noise_image(size, sum(size))
     theirs = proc(images=[image], return_tensors="np")["pixel_values"][0]
     ours = tiling.pixels(image)
     assert ours.shape == theirs.shape and len(tiling.frames(size)) == len(ours)

@@ -244,3 +244,19 @@ def save_gpt2(directory: Path) -> Path:
     GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=128, vocab_size=len(tokenizer), eos_token_id=2, bos_token_id=2)).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def saved_config(processor, directory: Path) -> dict:
+    """An image processor's ``preprocessor_config.json`` as ``save_pretrained`` writes it (what spatialprobe reads)."""
+    import json
+
+    processor.save_pretrained(directory)
+    return json.loads((Path(directory) / "preprocessor_config.json").read_text())
+
+
+def noise_image(size: tuple[int, int], seed: int):
+    """A (width, height) RGB image of uniform noise."""
+    import numpy as np
+    from PIL import Image
+
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
