@@ -60,3 +60,21 @@ def test_qwen25_blocks_see_the_units_in_hfs_window_order(processor, size):
     np.testing.assert_array_equal(dynamic.window_order(size, 112), index.numpy())
     cells = dynamic.window_cells(size, 112)
     assert len(cells) == rows * cols and sorted(map(tuple, cells)) == [(r, c) for r in range(rows) for c in range(cols)]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_layout_of_every_site_says_where_each_rows_patch_is(processor, size):
+    from spatialprobe.models.layout import TokenLayout
+
+    proc, dynamic = processor
+    rows, cols = dynamic.grid(size)
+    patches, windows, merged = (dynamic.layout(size, order) for order in ("patches", "windows", "merged"))
+    assert patches.grid == windows.grid == (rows, cols) and merged.grid == (rows // 2, cols // 2) and len(merged) * 4 == len(patches)
+    assert TokenLayout.from_json(windows.to_json()) == windows
+    w, h = dynamic.resized(size)
+    r, c = rows - 1, cols // 2
+    canvas = np.zeros((h, w, 3), dtype=np.uint8)
+    canvas[r * 14 : (r + 1) * 14, c * 14 : (c + 1) * 14] = 255
+    row = int(proc(images=[Image.fromarray(canvas)], return_tensors="np")["pixel_values"].mean(axis=1).argmax())
+    np.testing.assert_allclose(patches.patch_boxes(dynamic.frame_map((w, h)))[row], [c * 14, r * 14, (c + 1) * 14, (r + 1) * 14])
+    np.testing.assert_allclose(merged.patch_boxes()[(r // 2) * (cols // 2) + c // 2], [c // 2 * 28, r // 2 * 28, (c // 2 + 1) * 28, (r // 2 + 1) * 28])

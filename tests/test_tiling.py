@@ -64,3 +64,33 @@ def test_the_best_resolution_and_its_frames_follow_hf():
     tiling = Tiling(tuple(map(tuple, PINPOINTS)), 32, (32, 32), None)
     for w, h in SIZES + [(1, 300), (300, 1), (96, 96)]:
         assert tiling.best_resolution((w, h)) == select_best_resolution((h, w), PINPOINTS)[::-1]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_each_patch_row_of_the_framed_layout_shows_the_image_region_its_box_names(processor, size):
+    """The vision tower's rows of a tiled image, frame after frame: a patch whose image-frame box lies inside
+    the bright marker is bright in HF's pixels of its frame, one whose box misses the marker is dark."""
+    from spatialprobe.models.layout import TokenLayout
+
+    proc, tiling = processor
+    w, h = size
+    canvas = np.zeros((h, w, 3), dtype=np.uint8)
+    mx0, my0, mx1, my1 = int(0.15 * w), int(0.2 * h), int(0.7 * w), int(0.85 * h)
+    canvas[my0:my1, mx0:mx1] = 255
+    frames = proc(images=[Image.fromarray(canvas)], return_tensors="np")["pixel_values"][0].mean(axis=1)  # (F, 32, 32)
+    layout = tiling.layout(size, patch=8)
+    assert len(layout) == len(frames) * 17 and layout.frame_of_row[::17] == tuple(range(len(frames)))
+    assert TokenLayout.from_json(layout.to_json()) == layout
+    boxes = layout.patch_boxes([f.fmap for f in tiling.frames(size)])
+    frame_of_patch = np.array(layout.frame_of_row)[layout.rows("patch")]
+    low = frames.min()
+    checked = {"inside": 0, "outside": 0}
+    for (x0, y0, x1, y1), k, (r, c) in zip(boxes, frame_of_patch, layout.patch_cells):
+        pixels = frames[k, r * 8 : (r + 1) * 8, c * 8 : (c + 1) * 8]
+        if x0 >= mx0 + 1 and y0 >= my0 + 1 and x1 <= mx1 - 1 and y1 <= my1 - 1:
+            assert (pixels > low + 1.0).all(), f"frame {k} patch {(r, c)}: its box {np.round([x0, y0, x1, y1], 1)} is inside the marker"
+            checked["inside"] += 1
+        elif x1 <= mx0 - 1 or y1 <= my0 - 1 or x0 >= mx1 + 1 or y0 >= my1 + 1:
+            assert (pixels <= low + 1.0).all(), f"frame {k} patch {(r, c)}: its box misses the marker"
+            checked["outside"] += 1
+    assert checked["outside"] > 0 and checked["inside"] > 0

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from spatialprobe.geometry import FrameMap
+from spatialprobe.models.layout import TokenLayout
 from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError
 
 
@@ -89,6 +90,20 @@ class DynamicResize:
         """(N, 2): the (row, col) patch of each row Qwen2.5-VL's blocks see (window order, merge windows kept together)."""
         cells = self.cells(size).reshape(-1, self.merge**2, 2)
         return cells[self.window_order(size, window)].reshape(-1, 2)
+
+    def layout(self, size: tuple[int, int], order: str = "patches", window: int = 112) -> TokenLayout:
+        """The `TokenLayout` of an image of ``size`` at a site: ``patches`` (the patch embedding, merge-window
+        order), ``windows`` (Qwen2.5-VL's blocks, window order) or ``merged`` (the merger's output, one row per
+        ``merge × merge`` window, raster order)."""
+        rows, cols = self.grid(size)
+        input_size = self.resized(size)
+        if order == "merged":
+            cells, grid = self.merged_cells(size), (rows // self.merge, cols // self.merge)
+        elif order in ("patches", "windows"):
+            cells, grid = (self.cells(size) if order == "patches" else self.window_cells(size, window)), (rows, cols)
+        else:
+            raise ValueError(f"order {order!r}; valid: patches, windows, merged")
+        return TokenLayout(("patch",) * len(cells), grid, input_size, tuple(map(tuple, cells.tolist())))
 
     def pixels(self, image) -> np.ndarray:
         """One image (PIL or HWC uint8) → (N, 3 · temporal · patch²) float32, the rows in `cells` order."""

@@ -16,9 +16,12 @@ class TokenLayout:
     """Roles of the rows of one site, plus the geometry of patch rows and the words of text rows.
 
     ``grid`` is (rows, cols) of the patch grid and ``input_size`` the model's input frame (W, H);
-    patch rows carry their (row, col). Text rows carry the index of the word they belong to
-    (``word_of_row``, -1 for special tokens). ``columns`` is the layout of the attended tokens for an
-    attention-map site.
+    patch rows carry their (row, col), in whatever order the model holds them (Qwen2-VL's rows are
+    in merge-window order: ``patch_cells`` says where each row's patch is). A tiled image's rows
+    also carry the frame they come from (``frame_of_row``: the base frame, then the tiles; every
+    frame has the same grid and input size, and its own map from the image). Text rows carry the
+    index of the word they belong to (``word_of_row``, -1 for special tokens). ``columns`` is the
+    layout of the attended tokens for an attention-map site.
     """
 
     roles: tuple[str, ...]
@@ -27,6 +30,7 @@ class TokenLayout:
     patch_cells: tuple[tuple[int, int], ...] = ()
     word_of_row: tuple[int, ...] = ()
     columns: TokenLayout | None = field(default=None, compare=True)
+    frame_of_row: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.roles) - set(ROLES)
@@ -34,6 +38,8 @@ class TokenLayout:
             raise ValueError(f"unknown token roles {sorted(unknown)}; valid: {ROLES}")
         if len(self.patch_cells) != self.roles.count("patch"):
             raise ValueError("every patch row needs its (row, col) cell")
+        if self.frame_of_row and len(self.frame_of_row) != len(self.roles):
+            raise ValueError("frame_of_row needs one frame per row")
 
     def __len__(self) -> int:
         return len(self.roles)
@@ -52,16 +58,35 @@ class TokenLayout:
         """Indices of the rows with ``role``."""
         return np.array([i for i, r in enumerate(self.roles) if r == role], dtype=np.int64)
 
-    def patch_boxes(self, frame_map: FrameMap | None = None) -> np.ndarray:
+    @classmethod
+    def framed(cls, frames: list[TokenLayout]) -> TokenLayout:
+        """One image's frames (each a layout of the same grid) as one layout, the rows frame after frame."""
+        grids = {(f.grid, f.input_size) for f in frames}
+        if len(grids) != 1:
+            raise ValueError(f"frames of one image need one grid and input size; got {sorted(map(str, grids))}")
+        return cls(tuple(r for f in frames for r in f.roles), frames[0].grid, frames[0].input_size, tuple(c for f in frames for c in f.patch_cells),
+                   frame_of_row=tuple(k for k, f in enumerate(frames) for _ in f.roles))
+
+    def patch_boxes(self, frame_map: FrameMap | list[FrameMap] | None = None) -> np.ndarray:
         """(n_patches, 4) pixel xyxy box of each patch row, in the model frame or, given the
-        preprocessing's `FrameMap` of an image, in that image's frame."""
+        preprocessing's `FrameMap` of an image (one per frame for a tiled image), in that image's frame."""
         if self.grid is None or self.input_size is None:
             raise ValueError("this layout has no patch grid")
         (rows, cols), (w, h) = self.grid, self.input_size
         cells = np.array(self.patch_cells, dtype=np.float64).reshape(-1, 2)
         pw, ph = w / cols, h / rows
         boxes = np.stack([cells[:, 1] * pw, cells[:, 0] * ph, (cells[:, 1] + 1) * pw, (cells[:, 0] + 1) * ph], axis=1)
-        return boxes if frame_map is None else frame_map.inverse().map_boxes(boxes)
+        if frame_map is None:
+            return boxes
+        if isinstance(frame_map, FrameMap):
+            return frame_map.inverse().map_boxes(boxes)
+        if not self.frame_of_row:
+            raise ValueError("one frame map per frame needs a layout whose rows carry their frame (frame_of_row)")
+        frame = np.array(self.frame_of_row)[self.rows("patch")]
+        out = np.empty_like(boxes)
+        for k, fmap in enumerate(frame_map):
+            out[frame == k] = fmap.inverse().map_boxes(boxes[frame == k])
+        return out
 
     def to_json(self) -> dict:
         d = {"roles": list(self.roles)}
@@ -71,6 +96,8 @@ class TokenLayout:
             d["word_of_row"] = list(self.word_of_row)
         if self.columns is not None:
             d["columns"] = self.columns.to_json()
+        if self.frame_of_row:
+            d["frame_of_row"] = list(self.frame_of_row)
         return d
 
     @classmethod
@@ -82,4 +109,5 @@ class TokenLayout:
             patch_cells=tuple(tuple(c) for c in d.get("patch_cells", ())),
             word_of_row=tuple(d.get("word_of_row", ())),
             columns=cls.from_json(d["columns"]) if "columns" in d else None,
+            frame_of_row=tuple(d.get("frame_of_row", ())),
         )

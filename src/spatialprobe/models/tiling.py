@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from spatialprobe.geometry import Box, FrameMap, GridCoverage
+from spatialprobe.models.layout import TokenLayout
 from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError
 
 
@@ -96,6 +97,15 @@ class Tiling:
     def coverages(self, size: tuple[int, int], grid) -> list[GridCoverage]:
         """Per frame, the coverage of its patch grid by masks of images of ``size`` (an object's patches in every frame)."""
         return [GridCoverage(tuple(size), grid, frame.fmap) for frame in self.frames(size)]
+
+    def layout(self, size: tuple[int, int], patch: int, prefix: tuple[str, ...] = ("cls",)) -> TokenLayout:
+        """The vision tower's rows for an image of ``size``: each frame's ``prefix`` and ``patch``-pixel grid, frame
+        after frame (`TokenLayout.framed`); map them to the image with ``patch_boxes([f.fmap for f in frames(size)])``."""
+        w, h = self.frames(size)[0].fmap.dst
+        if w % patch or h % patch:
+            raise PreprocessError(f"a {w}×{h} frame is not a whole number of {patch}-pixel patches")
+        frame = TokenLayout.vision(tuple(prefix), (h // patch, w // patch), (w, h))
+        return TokenLayout.framed([frame] * len(self.frames(size)))
 
     def pixels(self, image) -> np.ndarray:
         """One image (PIL or HWC uint8) → (frames, 3, H, W) float32, the frames in `frames`' order."""
