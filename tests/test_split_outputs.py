@@ -1,6 +1,7 @@
 """Hook outputs of tiled and dynamic-resolution towers split back per image (issue 20): for tiny random
 LLaVA-NeXT and Qwen2-VL / Qwen2.5-VL vision towers, each image's part of a batch equals that image run
-alone — the batch-invariance test of the families issue, on models whose hooks see no batch dimension."""
+alone — the batch-invariance test of the families issue, on models whose hooks see no batch dimension —
+and LLaVA-NeXT's LM image rows hold the cells `Tiling.lm_layout` names."""
 
 from __future__ import annotations
 
@@ -27,22 +28,25 @@ class Hooked:
         return self.seen[-1]
 
 
-def test_llava_next_frames_split_per_image_equal_each_image_alone(tmp_path):
+def _llava_next(tmp_path, pinpoints, layers: int = 2):
+    """A tiny random LLaVA-NeXT (32-pixel CLIP frames, 8-pixel patches), its image processor and its `Tiling`."""
     from transformers import LlavaNextConfig, LlavaNextForConditionalGeneration
     from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
 
     from spatialprobe.models.tiling import Tiling
 
-    pinpoints = [[32, 64], [64, 32], [64, 64]]
     proc = LlavaNextImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, image_grid_pinpoints=pinpoints)
-    tiling = Tiling.from_hf(saved_config(proc, tmp_path))
-    cfg = LlavaNextConfig(vision_config=dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+    cfg = LlavaNextConfig(vision_config=dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4,
                                              image_size=32, patch_size=8),
                           text_config=dict(model_type="llama", hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
                                            num_key_value_heads=4, vocab_size=64),
                           image_grid_pinpoints=pinpoints, image_token_index=3)
     torch.manual_seed(0)
-    model = LlavaNextForConditionalGeneration(cfg).eval()
+    return proc, Tiling.from_hf(saved_config(proc, tmp_path)), LlavaNextForConditionalGeneration(cfg).eval()
+
+
+def test_llava_next_frames_split_per_image_equal_each_image_alone(tmp_path):
+    proc, tiling, model = _llava_next(tmp_path, [[32, 64], [64, 32], [64, 64]])
     hooked = Hooked(model.model.vision_tower.encoder.layers[-1])
 
     def tower(batch):
@@ -95,3 +99,18 @@ def test_qwen_patch_sequences_split_per_image_equal_each_image_alone(tmp_path, v
         torch.testing.assert_close(split_patches(merged, grid, merge=2)[k], alone_merged, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="rows in the output"):
         split_patches(rows[1:], grid)
+
+
+def test_llava_next_lm_rows_are_the_cells_the_lm_layout_names(tmp_path):
+    """HF's pack_image_features on features that carry their own (frame, row, col): every LM image row holds the
+    cell `Tiling.lm_layout` says — base patches, then the unpadded tile grid row by row with a newline after each."""
+    _, tiling, model = _llava_next(tmp_path, [[32, 64], [64, 32], [64, 64], [96, 32], [32, 96]], layers=1)
+    for size in [(90, 30), (30, 90), (50, 50), (64, 33), (17, 80), (200, 120), (33, 64)]:
+        frames = len(tiling.frames(size))
+        codes = torch.tensor([[k, r, c] for k in range(frames) for r in range(4) for c in range(4)], dtype=torch.float32).view(frames, 16, 3)
+        packed, lengths = model.model.pack_image_features([codes], torch.tensor([[size[1], size[0]]]), "default", torch.tensor([-1.0, -1.0, -1.0]))
+        layout = tiling.lm_layout(size, patch=8)
+        cells = iter(layout.patch_cells)
+        expected = [[-1, -1, -1] if role == "newline" else [frame, *next(cells)] for role, frame in zip(layout.roles, layout.frame_of_row)]
+        packed = torch.cat(packed) if isinstance(packed, (list, tuple)) else packed
+        assert lengths.tolist() == [len(layout)] and packed.tolist() == expected, size

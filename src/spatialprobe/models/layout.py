@@ -8,7 +8,7 @@ import numpy as np
 
 from spatialprobe.geometry import FrameMap
 
-ROLES = ("cls", "register", "patch", "query", "latent", "image", "text", "pad")
+ROLES = ("cls", "register", "patch", "query", "latent", "image", "newline", "text", "pad")
 
 
 @dataclass(frozen=True)

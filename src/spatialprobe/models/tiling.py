@@ -107,6 +107,31 @@ class Tiling:
         frame = TokenLayout.vision(tuple(prefix), (h // patch, w // patch), (w, h))
         return TokenLayout.framed([frame] * len(self.frames(size)))
 
+    def lm_layout(self, size: tuple[int, int], patch: int) -> TokenLayout:
+        """The image's rows as LLaVA-NeXT's LM reads them (HF's ``pack_image_features``, CLS dropped): the base frame's
+        patches, then the tiles' patches as one grid — its padding rows or columns cut away (``unpad_image``) — row by
+        row, each row followed by an ``image_newline`` row. Patch rows carry their frame and cell."""
+        w, h = self.frames(size)[0].fmap.dst
+        g = h // patch, w // patch
+        canvas = self.best_resolution(size)
+        tiles_h, tiles_w = canvas[1] // self.tile, canvas[0] // self.tile
+        rows, cols = tiles_h * g[0], tiles_w * g[1]
+        if size[0] / size[1] > cols / rows:  # wider than the tile grid: padding rows above and below
+            pad = (rows - int(round(size[1] * cols / size[0], 7))) // 2
+            keep_rows, keep_cols = range(pad, rows - pad), range(cols)
+        else:
+            pad = (cols - int(round(size[0] * rows / size[1], 7))) // 2
+            keep_rows, keep_cols = range(rows), range(pad, cols - pad)
+        roles, cells, frames = ["patch"] * (g[0] * g[1]), [(r, c) for r in range(g[0]) for c in range(g[1])], [0] * (g[0] * g[1])
+        for R in keep_rows:
+            for C in keep_cols:
+                roles.append("patch")
+                cells.append((R % g[0], C % g[1]))
+                frames.append(1 + (R // g[0]) * tiles_w + C // g[1])
+            roles.append("newline")
+            frames.append(-1)
+        return TokenLayout(tuple(roles), g, (w, h), tuple(cells), frame_of_row=tuple(frames))
+
     def pixels(self, image) -> np.ndarray:
         """One image (PIL or HWC uint8) → (frames, 3, H, W) float32, the frames in `frames`' order."""
         im = (image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))).convert("RGB")
