@@ -4,17 +4,11 @@ and `spatialprobe train fix` killed with SIGKILL resumes to the same connector."
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import pytest
 import torch
 
 from dataset_fixtures import refcoco
+from recipe_runs import cli, kill_during_training, same_weights
 from tiny_hf import VLMS
 from spatialprobe.cli.main import main
 
@@ -22,10 +16,8 @@ from spatialprobe.cli.main import main
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("fix")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPATIALPROBE_CACHE", str(root / "cache"))
-        yield {"blip2": f"hf:{VLMS['blip2'](root / 'blip2')}", "llava": f"hf:{VLMS['llava'](root / 'llava')}",
-               "refcoco": f"refcoco:{refcoco(root / 'refer')}", "features": str(root / "features")}
+    return {"blip2": f"hf:{VLMS['blip2'](root / 'blip2')}", "llava": f"hf:{VLMS['llava'](root / 'llava')}",
+            "refcoco": f"refcoco:{refcoco(root / 'refer')}", "features": str(root / "features")}
 
 
 def test_spatial_captions_say_where_the_largest_objects_of_two_categories_are():
@@ -76,26 +68,14 @@ def test_only_a_copy_of_the_connector_learns_and_connector_loads_it_into_the_mod
 
 
 def test_train_fix_killed_with_sigkill_resumes_to_the_same_connector(inputs, tmp_path):
-    from safetensors.torch import load_file
-
     def args(out):
         return ["train", "fix", "--model", inputs["blip2"], "--data", inputs["refcoco"], "--features", inputs["features"], "--out", str(out),
                 "--epochs", "6", "--batch-size", "2", "--every", "1", "--max-scenes", "12", "--threads", "1", "--quiet"]
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "spatialprobe.cli.main"]
-    done = subprocess.run(command + args(tmp_path / "whole"), env=env, check=True, capture_output=True, text=True, timeout=600)
+    done = cli(args(tmp_path / "whole"))
     assert f"?connector={tmp_path / 'whole' / 'connector.safetensors'}" in done.stdout
-    process = subprocess.Popen(command + args(tmp_path / "killed"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state, deadline = tmp_path / "killed" / "checkpoints" / "checkpoint.json", time.time() + 300
-    while time.time() < deadline:  # into the second of six epochs of 6 optimiser steps
-        if state.exists() and json.loads(state.read_text())["state"]["optimiser_steps"] >= 8:
-            break
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert 8 <= json.loads(state.read_text())["state"]["optimiser_steps"] < 36 and not (tmp_path / "killed" / "connector.safetensors").exists()
-    subprocess.run(command + args(tmp_path / "killed"), env=env, check=True, capture_output=True, timeout=600)
-    a, b = load_file(str(tmp_path / "whole" / "connector.safetensors")), load_file(str(tmp_path / "killed" / "connector.safetensors"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    steps = kill_during_training(args(tmp_path / "killed"), tmp_path / "killed", 8)["optimiser_steps"]  # into the second of six epochs of 6 steps
+    assert 8 <= steps < 36 and not (tmp_path / "killed" / "connector.safetensors").exists()
+    cli(args(tmp_path / "killed"))
+    assert same_weights(tmp_path / "whole" / "connector.safetensors", tmp_path / "killed" / "connector.safetensors")
     assert main(args(tmp_path / "killed") + ["--loss", "query_location"]) == 2  # other settings on a used folder

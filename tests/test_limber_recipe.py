@@ -5,16 +5,12 @@ settings without --force, and the limber study's plan step on model specs."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 
 from dataset_fixtures import paired_coco
+from recipe_runs import cli, kill_during_training, same_weights
 from tiny_hf import save_encoder, save_gpt2
 from spatialprobe.cli.main import main
 
@@ -22,12 +18,6 @@ from spatialprobe.cli.main import main
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("recipe")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPATIALPROBE_CACHE", str(root / "cache"))  # converted datasets and default stores stay in the test's folder
-        yield _saved(root)
-
-
-def _saved(root) -> dict:
     return {"encoder": f"hf:{save_encoder(root / 'clip', 'clip')}", "lm": f"hf:{save_gpt2(root / 'gpt2')}",
             "data": f"coco:{paired_coco(root / 'coco', n=24)}", "features": str(root / "features")}
 
@@ -35,12 +25,6 @@ def _saved(root) -> dict:
 def _args(inputs, out, *extra) -> list[str]:
     return ["train", "limber", "--encoder", inputs["encoder"], "--lm", inputs["lm"], "--data", inputs["data"], "--features", inputs["features"],
             "--out", str(out), "--batch-size", "4", "--max-scenes", "12", "--bootstrap", "50", "--threads", "1", "--quiet", *extra]
-
-
-def _map(path):
-    from safetensors.torch import load_file
-
-    return load_file(str(path))
 
 
 def test_the_recipe_writes_the_map_and_its_controls_and_resumes_in_place(inputs, tmp_path, capsys):
@@ -72,22 +56,11 @@ def test_the_recipe_writes_the_map_and_its_controls_and_resumes_in_place(inputs,
 def test_a_recipe_killed_with_sigkill_resumes_to_the_map_of_an_uninterrupted_run(inputs, tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     extra = ("--epochs", "8", "--batch-size", "2", "--every", "1", "--no-random-encoder")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "spatialprobe.cli.main"]
-    subprocess.run(command + _args(inputs, whole, *extra), env=env, check=True, capture_output=True, timeout=600)
-    process = subprocess.Popen(command + _args(inputs, killed, *extra), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state, deadline = killed / "checkpoints" / "checkpoint.json", time.time() + 300
-    while time.time() < deadline:  # into the second epoch of 6 optimiser steps each
-        if state.exists() and json.loads(state.read_text())["state"]["optimiser_steps"] >= 8:
-            break
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    steps = json.loads(state.read_text())["state"]["optimiser_steps"]
+    cli(_args(inputs, whole, *extra))
+    steps = kill_during_training(_args(inputs, killed, *extra), killed, 8)["optimiser_steps"]  # into the second epoch of 6 optimiser steps each
     assert 8 <= steps < 48 and not (killed / "map.safetensors").exists()
-    subprocess.run(command + _args(inputs, killed, *extra), env=env, check=True, capture_output=True, timeout=600)
-    a, b = _map(whole / "map.safetensors"), _map(killed / "map.safetensors")
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    cli(_args(inputs, killed, *extra))
+    assert same_weights(whole / "map.safetensors", killed / "map.safetensors")
 
 
 def test_the_limber_study_runs_the_recipe_on_model_specs_and_checks_the_lm_first(inputs, tmp_path):

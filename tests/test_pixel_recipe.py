@@ -5,17 +5,13 @@ Localized Narratives and RefCOCO files into records vs the image-free baselines,
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import torch
 
 from dataset_fixtures import narratives, refcoco, visual_genome
+from recipe_runs import cli, kill_during_training, same_weights
 from tiny_hf import VLMS
 from spatialprobe.cli.main import main
 
@@ -23,11 +19,9 @@ from spatialprobe.cli.main import main
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     root = tmp_path_factory.mktemp("pixel")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPATIALPROBE_CACHE", str(root / "cache"))
-        yield {"llava": f"hf:{VLMS['llava'](root / 'llava')}", "blip2": f"hf:{VLMS['blip2'](root / 'blip2')}",
-               "refcoco": f"refcoco:{refcoco(root / 'refer')}", "narratives": f"narratives:{narratives(root / 'ln', n=15)}?val_fraction=0.2",
-               "vg": f"visual_genome:{visual_genome(root / 'vg', n=16)}"}
+    return {"llava": f"hf:{VLMS['llava'](root / 'llava')}", "blip2": f"hf:{VLMS['blip2'](root / 'blip2')}",
+            "refcoco": f"refcoco:{refcoco(root / 'refer')}", "narratives": f"narratives:{narratives(root / 'ln', n=15)}?val_fraction=0.2",
+            "vg": f"visual_genome:{visual_genome(root / 'vg', n=16)}"}
 
 
 @pytest.mark.parametrize("family", ["llava", "blip2"])
@@ -144,25 +138,12 @@ def test_only_the_box_prompt_learns_and_box_captions_are_scored_against_another_
 
 
 def test_train_pixel_killed_with_sigkill_resumes_to_the_same_head(inputs, tmp_path):
-    from safetensors.torch import load_file
-
     def args(out):
         return ["train", "pixel", "--model", inputs["blip2"], "--data", inputs["refcoco"], "--out", str(out), "--epochs", "10", "--batch-size", "4",
                 "--box-epochs", "0", "--every", "1", "--bootstrap", "20", "--threads", "1", "--quiet"]
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "spatialprobe.cli.main"]
-    subprocess.run(command + args(tmp_path / "whole"), env=env, check=True, capture_output=True, timeout=600)
-    process = subprocess.Popen(command + args(tmp_path / "killed"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state, deadline = tmp_path / "killed" / "checkpoints" / "checkpoint.json", time.time() + 300
-    while time.time() < deadline:
-        if state.exists() and json.loads(state.read_text())["state"]["optimiser_steps"] >= 20:
-            break
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    steps = json.loads(state.read_text())["state"]
+    cli(args(tmp_path / "whole"))
+    steps = kill_during_training(args(tmp_path / "killed"), tmp_path / "killed", 20)
     assert steps["optimiser_steps"] >= 20 and steps["epoch"] < 10 and not (tmp_path / "killed" / "head.safetensors").exists()
-    subprocess.run(command + args(tmp_path / "killed"), env=env, check=True, capture_output=True, timeout=600)
-    a, b = load_file(str(tmp_path / "whole" / "head.safetensors")), load_file(str(tmp_path / "killed" / "head.safetensors"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    cli(args(tmp_path / "killed"))
+    assert same_weights(tmp_path / "whole" / "head.safetensors", tmp_path / "killed" / "head.safetensors")

@@ -1,4 +1,4 @@
-"""`spatialprobe train limber …`: the training recipes on real models (docs/training.md)."""
+"""`spatialprobe train limber|pixel|fix …`: the training recipes on real models (docs/training.md)."""
 
 from __future__ import annotations
 
@@ -8,74 +8,57 @@ from pathlib import Path
 from spatialprobe.cli.options import positive_int
 
 
+def _recipe(cmds, name: str, helptext: str, run, *, epochs: int, batch_size: int, lr: float, trained: str):
+    """A recipe's subcommand with the options every recipe has (folder, schedule, dtype, device, resume)."""
+    p = cmds.add_parser(name, help=helptext)
+    p.add_argument("--out", type=Path, default=Path(f"runs/{name}"), help="the run's folder (resumed when run again with the same settings)")
+    p.add_argument("--epochs", type=positive_int, default=epochs)
+    p.add_argument("--batch-size", type=positive_int, default=batch_size)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-scenes", type=positive_int, default=None, help="only the first N scenes of each split")
+    p.add_argument("--dtype", default="float32", help=f"the models' dtype ({trained} trains in float32)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--every", type=positive_int, default=50, help="optimiser steps between checkpoints (a killed run resumes from the last)")
+    p.add_argument("--threads", type=positive_int, default=None)
+    p.add_argument("--force", action="store_true", help="replace a folder holding another run (once the new one completes)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(run=run)
+    return p
+
+
 def add_parser(sub) -> None:
     parser = sub.add_parser("train", help="train the pieces that keep location on real models (LiMBeR maps, PixelLLM heads, the connector fix)")
     cmds = parser.add_subparsers(dest="train_command", metavar="RECIPE", required=True)
-    limber = cmds.add_parser("limber", help="LiMBeR: a linear map from an image encoder into a frozen causal LM, captions vs blind and a random encoder")
+    limber = _recipe(cmds, "limber", "LiMBeR: a linear map from an image encoder into a frozen causal LM, captions vs blind and a random encoder",
+                     _limber, epochs=1, batch_size=16, lr=1e-3, trained="the map")
     limber.add_argument("--encoder", required=True, help="image encoder spec (hf:…, toy:…)")
     limber.add_argument("--lm", required=True, help="causal LM spec (hf:<hub id or folder>)")
     limber.add_argument("--data", required=True, help="a scene dataset with captions, or SOURCE:ROOT (e.g. coco:/data/coco)")
-    limber.add_argument("--out", type=Path, default=Path("runs/limber"), help="the run's folder (resumed when run again with the same settings)")
     limber.add_argument("--variant", choices=("tokens", "pooled"), default="pooled", help="one prompt token per encoder token, or the mean token to --prefix tokens")
     limber.add_argument("--prefix", type=positive_int, default=4, help="prompt tokens of the pooled map")
     limber.add_argument("--site", default="vision.out", help="the encoder site the map reads")
-    limber.add_argument("--epochs", type=positive_int, default=1)
-    limber.add_argument("--batch-size", type=positive_int, default=16)
     limber.add_argument("--accumulate", type=positive_int, default=1, help="micro-batches per optimiser step")
-    limber.add_argument("--lr", type=float, default=1e-3)
-    limber.add_argument("--seed", type=int, default=0)
-    limber.add_argument("--max-scenes", type=positive_int, default=None, help="only the first N scenes of each split")
     limber.add_argument("--no-random-encoder", action="store_true", help="skip the random-encoder control (the blind control always runs)")
     limber.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples of each CI")
-    limber.add_argument("--dtype", default="float32", help="the encoder's and the LM's dtype (the map trains in float32)")
-    limber.add_argument("--device", default="cpu")
     limber.add_argument("--no-store", action="store_true", help="run the encoder at every step instead of reading its tokens from a feature store")
     limber.add_argument("--features", type=Path, default=None, help="feature store root (default: the cache)")
-    limber.add_argument("--every", type=positive_int, default=50, help="optimiser steps between checkpoints (a killed run resumes from the last)")
-    limber.add_argument("--threads", type=positive_int, default=None)
-    limber.add_argument("--force", action="store_true", help="replace a folder holding another run (once the new one completes)")
-    limber.add_argument("--quiet", action="store_true")
-    limber.set_defaults(run=_limber)
-    pixel = cmds.add_parser("pixel", help="PixelLLM: a location head on a frozen VLM's LM hidden states (word boxes, referring at <eos>) and box-conditioned captions, vs baselines")
+    pixel = _recipe(cmds, "pixel", "PixelLLM: a location head on a frozen VLM's LM hidden states (word boxes, referring at <eos>) and box-conditioned "
+                    "captions, vs baselines", _pixel, epochs=20, batch_size=64, lr=2e-3, trained="the head")
     pixel.add_argument("--model", required=True, help="VLM spec (hf:…): LLaVA-, BLIP-2-class cards")
     pixel.add_argument("--data", required=True, action="append", help="captions with located words (narratives:…, coco:…) and/or referring expressions "
                        "(refcoco:…, visual_genome:…: also the box captions' regions); repeat to mix")
-    pixel.add_argument("--out", type=Path, default=Path("runs/pixel"))
     pixel.add_argument("--site", default="lm.out", help="the LM site the head reads")
-    pixel.add_argument("--epochs", type=positive_int, default=20)
-    pixel.add_argument("--batch-size", type=positive_int, default=64)
-    pixel.add_argument("--lr", type=float, default=2e-3)
     pixel.add_argument("--hidden", type=positive_int, default=256, help="the head's hidden width")
     pixel.add_argument("--box-epochs", type=int, default=8, help="epochs of the box prompt for location-conditioned captions (0: none)")
     pixel.add_argument("--no-meteor", action="store_true", help="leave METEOR out of the box captions' scores (by default it runs where Java is present)")
-    pixel.add_argument("--seed", type=int, default=0)
-    pixel.add_argument("--max-scenes", type=positive_int, default=None, help="only the first N scenes of each split of each dataset")
     pixel.add_argument("--bootstrap", type=positive_int, default=1000)
-    pixel.add_argument("--dtype", default="float32", help="the VLM's dtype (the head trains in float32)")
-    pixel.add_argument("--device", default="cpu")
-    pixel.add_argument("--every", type=positive_int, default=50, help="optimiser steps between checkpoints")
-    pixel.add_argument("--threads", type=positive_int, default=None)
-    pixel.add_argument("--force", action="store_true", help="replace a folder holding another run (once the new one completes)")
-    pixel.add_argument("--quiet", action="store_true")
-    pixel.set_defaults(run=_pixel)
-    fix = cmds.add_parser("fix", help="fine-tune a VLM's own connector with spatial captions / the set-matched location loss (encoder, LM frozen)")
+    fix = _recipe(cmds, "fix", "fine-tune a VLM's own connector with spatial captions / the set-matched location loss (encoder, LM frozen)", _fix,
+                  epochs=2, batch_size=8, lr=1e-4, trained="the connector")
     fix.add_argument("--model", required=True, help="VLM spec with a trainable connector (BLIP-2, InstructBLIP, LLaVA, IDEFICS, …)")
     fix.add_argument("--data", required=True, help="scenes with categorised boxes (refcoco:…, coco:…, visual_genome:…)")
-    fix.add_argument("--out", type=Path, default=Path("runs/fix"))
     fix.add_argument("--loss", action="append", choices=("caption", "query_location"), help="repeat to sum (default: caption)")
-    fix.add_argument("--epochs", type=positive_int, default=2)
-    fix.add_argument("--batch-size", type=positive_int, default=8)
-    fix.add_argument("--lr", type=float, default=1e-4)
-    fix.add_argument("--seed", type=int, default=0)
-    fix.add_argument("--max-scenes", type=positive_int, default=None)
-    fix.add_argument("--dtype", default="float32", help="the VLM's dtype (the connector trains in float32)")
-    fix.add_argument("--device", default="cpu")
     fix.add_argument("--features", type=Path, default=None, help="feature store root for connector.in (default: the cache)")
-    fix.add_argument("--every", type=positive_int, default=50, help="optimiser steps between checkpoints")
-    fix.add_argument("--threads", type=positive_int, default=None)
-    fix.add_argument("--force", action="store_true", help="replace a folder holding another run (once the new one completes)")
-    fix.add_argument("--quiet", action="store_true")
-    fix.set_defaults(run=_fix)
 
 
 def _threads(args) -> None:

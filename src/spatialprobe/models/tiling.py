@@ -101,11 +101,11 @@ class Tiling:
     def layout(self, size: tuple[int, int], patch: int, prefix: tuple[str, ...] = ("cls",)) -> TokenLayout:
         """The vision tower's rows for an image of ``size``: each frame's ``prefix`` and ``patch``-pixel grid, frame
         after frame (`TokenLayout.framed`); map them to the image with ``patch_boxes([f.fmap for f in frames(size)])``."""
-        w, h = self.frames(size)[0].fmap.dst
+        frames = self.frames(size)
+        w, h = frames[0].fmap.dst
         if w % patch or h % patch:
             raise PreprocessError(f"a {w}×{h} frame is not a whole number of {patch}-pixel patches")
-        frame = TokenLayout.vision(tuple(prefix), (h // patch, w // patch), (w, h))
-        return TokenLayout.framed([frame] * len(self.frames(size)))
+        return TokenLayout.framed([TokenLayout.vision(tuple(prefix), (h // patch, w // patch), (w, h))] * len(frames))
 
     def lm_layout(self, size: tuple[int, int], patch: int) -> TokenLayout:
         """The image's rows as LLaVA-NeXT's LM reads them (HF's ``pack_image_features``, CLS dropped): the base frame's

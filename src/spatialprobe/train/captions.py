@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from spatialprobe.results.stats import item_differences, item_estimates
-from spatialprobe.train.limber import CAPTION_KINDS, EncoderTokens
+from spatialprobe.train.encoder_tokens import EncoderTokens
+from spatialprobe.train.limber import CAPTION_KINDS
 from spatialprobe.train.recipe import RecipeError
 
 METRICS = ("BLEU-4", "CIDEr", "category_precision", "category_recall")

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from spatialprobe.train.connector import fit_connector
+from spatialprobe.train.encoder_tokens import EncoderTokens
 from spatialprobe.train.lm import caption_loss, language_model, tokenize
 from spatialprobe.train.location import LocationHead, object_boxes, set_location_loss
 from spatialprobe.train.recipe import RecipeError
@@ -65,8 +66,6 @@ def train_fix(adapter, dataset, *, losses: tuple[str, ...] = ("caption",), split
     ``store``: a `FeatureStore` with ``connector.in`` for these scenes (else the encoder runs at every step).
     The loaded model is never changed: save the copy's ``state_dict`` and load it with ``?connector=``.
     """
-    from spatialprobe.train.limber import EncoderTokens
-
     unknown = [name for name in losses if name not in LOSSES]
     if unknown or not losses:
         raise ValueError(f"losses: {unknown or 'none'}; valid: {', '.join(LOSSES)}")

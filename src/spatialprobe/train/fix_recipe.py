@@ -15,18 +15,13 @@ from pathlib import Path
 def fix_settings(model: str, data: str, *, losses: tuple[str, ...] = ("caption",), epochs: int = 2, batch_size: int = 8, lr: float = 1e-4,
                  seed: int = 0, split: str = "probe_train", max_scenes: int | None = None, dtype: str = "float32") -> dict:
     """Every setting that decides the fixed connector, checked."""
-    from spatialprobe.names import DTYPES
     from spatialprobe.train.fix import LOSSES
-    from spatialprobe.train.recipe import RecipeError
+    from spatialprobe.train.recipe import RecipeError, check_settings
 
     unknown = [name for name in losses if name not in LOSSES]
     if unknown or not losses:
         raise RecipeError(f"losses: {list(unknown) or 'none'}; valid: {', '.join(LOSSES)}")
-    if dtype not in DTYPES:
-        raise RecipeError(f"dtype {dtype!r}; valid: {', '.join(DTYPES)}")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise RecipeError(f"{name} must be a positive integer, got {value!r}")
+    check_settings(dtype, epochs=epochs, batch_size=batch_size)
     return {"model": model, "data": str(data), "losses": list(losses), "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
             "split": split, "max_scenes": max_scenes, "dtype": dtype}
 
@@ -41,15 +36,13 @@ def fixed_spec(spec: str, connector: str | Path) -> str:
 def run_fix(out: str | Path, settings: dict, *, device: str = "cpu", features: str | Path | None = None, force: bool = False, every: int = 50,
             progress: bool = False) -> str:
     """Run the recipe of ``settings`` (`fix_settings`) into ``out``; returns the fixed model's spec."""
-    from safetensors.torch import save_file
-
     from spatialprobe.features import FeatureStore, extract
     from spatialprobe.features.key import dataset_fingerprint, weights_fingerprint
     from spatialprobe.models import load_model
     from spatialprobe.scenes import SceneDataset
     from spatialprobe.scenes.address import resolve
     from spatialprobe.train.fix import train_fix
-    from spatialprobe.train.recipe import recipe_folder
+    from spatialprobe.train.recipe import recipe_folder, save_weights
 
     s = settings
     dataset = SceneDataset(resolve(s["data"]))
@@ -63,7 +56,5 @@ def run_fix(out: str | Path, settings: dict, *, device: str = "cpu", features: s
                                                      batch_size=s["batch_size"], lr=s["lr"], seed=s["seed"], store=store,
                                                      checkpoints=folder / "checkpoints", every=every, max_scenes=s["max_scenes"], progress=progress)
             (folder / "training.json").write_text(json.dumps({"curve": curve, **trained_on}, indent=1))
-            tmp = folder / ".connector.safetensors.tmp"
-            save_file({k: v.detach().cpu().contiguous() for k, v in connector.state_dict().items()}, str(tmp))
-            tmp.replace(path)
+            save_weights(connector, path)
     return fixed_spec(s["model"], Path(out) / "connector.safetensors")

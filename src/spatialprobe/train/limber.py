@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from spatialprobe.train.encoder_tokens import EncoderTokens
 from spatialprobe.train.lm import caption_loss, tokenize
 from spatialprobe.train.loop import train
-from spatialprobe.train.recipe import RecipeError
+from spatialprobe.train.recipe import RecipeError, load_weights, metadata_of, save_weights
 
 VARIANTS = ("tokens", "pooled")
 CAPTION_KINDS = ("coco", "coarse", "narrative")
@@ -42,26 +43,17 @@ class LinearMap(nn.Module):
         return self.linear(tokens.mean(dim=1)).reshape(len(tokens), self.prefix, -1)
 
     def save(self, path: str | Path, meta: dict | None = None) -> None:
-        """The map's weights in safetensors, its shape and ``meta`` (strings) in the file's metadata."""
-        from safetensors.torch import save_file
-
+        """The map's weights in safetensors; its shape and ``meta`` in the file's metadata."""
         shape = {"d_in": self.linear.in_features, "d_lm": self.linear.out_features // (self.prefix if self.variant == "pooled" else 1),
                  "variant": self.variant, "prefix": self.prefix}
-        tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, str(tmp),
-                  metadata={k: str(v) for k, v in {**(meta or {}), **shape}.items()})
-        os.replace(tmp, path)
+        save_weights(self, path, {**(meta or {}), **shape})
 
     @classmethod
     def load(cls, path: str | Path) -> LinearMap:
-        from safetensors import safe_open
-        from safetensors.torch import load_file
-
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata()
-        mapping = cls(int(meta["d_in"]), int(meta["d_lm"]), meta["variant"], int(meta["prefix"]))
-        mapping.load_state_dict(load_file(str(path)))
-        return mapping.eval()
+        meta = metadata_of(path)
+        mapping = cls(meta["d_in"], meta["d_lm"], meta["variant"], meta["prefix"])
+        load_weights(mapping, path)
+        return mapping
 
 
 def load_causal_lm(spec: str, dtype: str = "float32", device: str = "cpu"):
@@ -117,29 +109,6 @@ def captions(scenes, tokenizer, max_length: int = 32) -> tuple[torch.Tensor, tor
             raise RecipeError(f"scene {scene.id}: no caption of kind {', '.join(CAPTION_KINDS)} to train the map on")
         texts.append(text)
     return tokenize(tokenizer, texts, max_length)
-
-
-class EncoderTokens:
-    """The encoder's tokens at ``site`` for scenes by index: from a feature store's rows, or the encoder."""
-
-    def __init__(self, encoder, dataset, scenes, site: str, store=None):
-        self.encoder, self.dataset, self.scenes, self.site, self.store = encoder, dataset, scenes, site, store
-        if store is not None:
-            if site not in store.sites:
-                raise ValueError(f"the store has no site {site!r}; it has {', '.join(store.sites)}")
-            row_of = {sid: i for i, sid in enumerate(store.scene_ids)}
-            missing = [s.id for s in scenes if s.id not in row_of]
-            if missing:
-                raise RecipeError(f"the store lacks {len(missing)} of the training scenes (e.g. {missing[0]}): not the store of this dataset and split")
-            self.rows = np.array([row_of[s.id] for s in scenes])
-
-    def __call__(self, index: np.ndarray) -> torch.Tensor:
-        if self.store is not None:
-            return torch.from_numpy(self.store.take(self.site, self.rows[index], dtype=np.float32))
-        with torch.inference_mode():
-            pixels = self.encoder.preprocess([self.dataset.image(self.scenes[i]) for i in index])
-            out = self.encoder.forward_sites(self.encoder.make_batch(pixels), [self.site])[self.site]
-        return out.float().clone()
 
 
 def train_limber(encoder, lm, tokenizer, dataset, *, site: str = "vision.out", variant: str = "tokens", prefix: int = 4, split: str = "probe_train",

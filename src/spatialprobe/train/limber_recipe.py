@@ -8,7 +8,6 @@ Folder (`train.recipe`): ``recipe.json``, ``map.safetensors``, ``random-encoder/
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 CONTROLS = ("blind", "random_encoder")
@@ -21,9 +20,8 @@ def limber_settings(encoder: str, lm: str, data: str, *, variant: str = "pooled"
                     test_split: str = "test", max_scenes: int | None = None, controls: tuple[str, ...] = CONTROLS, dtype: str = "float32",
                     n_resamples: int = 1000) -> dict:
     """Every setting that decides the recipe's numbers, checked (the folder's key; device and progress are not in it)."""
-    from spatialprobe.names import DTYPES
     from spatialprobe.train.limber import VARIANTS
-    from spatialprobe.train.recipe import RecipeError
+    from spatialprobe.train.recipe import RecipeError, check_settings
 
     unknown = [c for c in controls if c not in CONTROLS]
     if unknown:
@@ -32,11 +30,7 @@ def limber_settings(encoder: str, lm: str, data: str, *, variant: str = "pooled"
         raise RecipeError("controls: the blind control is always run (it is the caption floor); list it")
     if variant not in VARIANTS:
         raise RecipeError(f"variant {variant!r}; valid: {', '.join(VARIANTS)}")
-    if dtype not in DTYPES:
-        raise RecipeError(f"dtype {dtype!r}; valid: {', '.join(DTYPES)}")
-    for name, value in (("prefix", prefix), ("epochs", epochs), ("batch_size", batch_size), ("accumulate", accumulate), ("n_resamples", n_resamples)):
-        if not isinstance(value, int) or value < 1:
-            raise RecipeError(f"{name} must be a positive integer, got {value!r}")
+    check_settings(dtype, prefix=prefix, epochs=epochs, batch_size=batch_size, accumulate=accumulate, n_resamples=n_resamples)
     return {"encoder": encoder, "lm": lm, "data": str(data), "variant": variant, "prefix": prefix, "site": site, "epochs": epochs,
             "batch_size": batch_size, "accumulate": accumulate, "lr": lr, "seed": seed, "train_split": train_split, "test_split": test_split,
             "max_scenes": max_scenes, "controls": list(controls), "dtype": dtype, "n_resamples": n_resamples}
@@ -89,18 +83,15 @@ def run_limber(out: str | Path, settings: dict, *, device: str = "cpu", use_stor
 
 def _trained_map(folder: Path, encoder, lm, tokenizer, dataset, store, s: dict, device: str, every: int, progress: bool):
     """(map, loss curve): the folder's finished map, or one trained now (resuming from the folder's checkpoints)."""
-    from safetensors import safe_open
-
     from spatialprobe.train.limber import LinearMap, train_limber
+    from spatialprobe.train.recipe import metadata_of
 
     path = folder / "map.safetensors"
     if path.exists():
-        with safe_open(str(path), "pt") as f:
-            curve = json.loads(f.metadata()["curve"])
-        return LinearMap.load(path).to(device), curve
+        return LinearMap.load(path).to(device), metadata_of(path)["curve"]
     folder.mkdir(parents=True, exist_ok=True)
     mapping, curve = train_limber(encoder, lm, tokenizer, dataset, site=s["site"], variant=s["variant"], prefix=s["prefix"], split=s["train_split"],
                                   epochs=s["epochs"], batch_size=s["batch_size"], accumulate=s["accumulate"], lr=s["lr"], seed=s["seed"],
                                   store=store, checkpoints=folder / "checkpoints", every=every, progress=progress, max_scenes=s["max_scenes"], device=device)
-    mapping.save(path, {"encoder": encoder.name, "lm": s["lm"], "site": s["site"], "curve": json.dumps(curve)})
+    mapping.save(path, {"encoder": encoder.name, "lm": s["lm"], "site": s["site"], "curve": curve})
     return mapping, curve

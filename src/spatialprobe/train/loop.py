@@ -141,7 +141,7 @@ class _Checkpoints:
         return meta["state"]
 
     def save(self, params, opt, state: dict) -> None:
-        from safetensors.torch import save_file
+        from spatialprobe.train.recipe import save_tensors
 
         self.dir.mkdir(parents=True, exist_ok=True)
         tensors = {f"param.{i}": p.detach().clone().contiguous() for i, p in enumerate(params)}
@@ -150,8 +150,7 @@ class _Checkpoints:
                 tensors[f"adam.{i}.{key}"] = value.detach().clone().contiguous()
         tensors["torch_rng"] = torch.get_rng_state()
         name = f"checkpoint-{state['optimiser_steps']:08d}-{state['epoch']:04d}.safetensors"
-        save_file(tensors, str(self.dir / f".{name}.tmp"))
-        os.replace(self.dir / f".{name}.tmp", self.dir / name)
+        save_tensors(self.dir / name, tensors)
         tmp = self.dir / f".{STATE}.tmp"
         tmp.write_text(json.dumps({"run": self.run, "tensors": name, "state": state}))
         os.replace(tmp, self.dir / STATE)

@@ -20,7 +20,7 @@ import torch
 
 from spatialprobe.train.location import LocationHead
 from spatialprobe.train.loop import train
-from spatialprobe.train.recipe import RecipeError
+from spatialprobe.train.recipe import RecipeError, load_tensors, save_tensors
 
 WHERE = "where is {}"
 KINDS = ("caption", "referring")
@@ -89,27 +89,14 @@ class Located:
 
     def save(self, path) -> None:
         """Tensors in safetensors, the words, scenes and kinds as JSON in its metadata (no pickle)."""
-        import json
-        import os
-        from pathlib import Path
-
-        from safetensors.torch import save_file
-
-        tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-        save_file({"hidden": self.hidden.contiguous(), "boxes": torch.from_numpy(self.boxes.astype(np.float64)),
-                   "points": torch.from_numpy(self.points.astype(np.float64))}, str(tmp),
-                  metadata={f: json.dumps(getattr(self, f).tolist()) for f in ("words", "scene_ids", "kinds")})
-        os.replace(tmp, path)
+        save_tensors(path, {"hidden": self.hidden.contiguous(), "boxes": torch.from_numpy(self.boxes.astype(np.float64)),
+                            "points": torch.from_numpy(self.points.astype(np.float64))},
+                     {f: getattr(self, f).tolist() for f in ("words", "scene_ids", "kinds")})
 
     @classmethod
     def load(cls, path) -> Located:
-        import json
-
-        from safetensors import safe_open
-
-        with safe_open(str(path), "pt") as f:
-            meta, t = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
-        return cls(t["hidden"], t["boxes"].numpy(), t["points"].numpy(), *(np.array(json.loads(meta[k])) for k in ("words", "scene_ids", "kinds")))
+        t, meta = load_tensors(path)
+        return cls(t["hidden"], t["boxes"].numpy(), t["points"].numpy(), *(np.array(meta[k]) for k in ("words", "scene_ids", "kinds")))
 
 
 class AlignmentError(ValueError):

@@ -11,25 +11,19 @@ runs once per text, and a resumed run reads them back), ``head.safetensors``, ``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
 def pixel_settings(model: str, data: list[str], *, site: str = "lm.out", epochs: int = 20, batch_size: int = 64, lr: float = 2e-3, hidden: int = 256,
-                   box_epochs: int = 8, meteor: bool | None = None, seed: int = 0, train_split: str = "probe_train", test_split: str = "test", max_scenes: int | None = None, dtype: str = "float32",
-                   n_resamples: int = 1000) -> dict:
+                   box_epochs: int = 8, meteor: bool | None = None, seed: int = 0, train_split: str = "probe_train", test_split: str = "test",
+                   max_scenes: int | None = None, dtype: str = "float32", n_resamples: int = 1000) -> dict:
     """Every setting that decides the recipe's numbers, checked; ``meteor`` None: where Java is present."""
     from spatialprobe.metrics.captions import meteor_available
-    from spatialprobe.names import DTYPES
-    from spatialprobe.train.recipe import RecipeError
+    from spatialprobe.train.recipe import RecipeError, check_settings
 
     if not data:
         raise RecipeError("data: name at least one dataset (captions with located words, or referring expressions)")
-    if dtype not in DTYPES:
-        raise RecipeError(f"dtype {dtype!r}; valid: {', '.join(DTYPES)}")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("hidden", hidden), ("n_resamples", n_resamples)):
-        if not isinstance(value, int) or value < 1:
-            raise RecipeError(f"{name} must be a positive integer, got {value!r}")
+    check_settings(dtype, epochs=epochs, batch_size=batch_size, hidden=hidden, n_resamples=n_resamples)
     if not isinstance(box_epochs, int) or box_epochs < 0:
         raise RecipeError(f"box_epochs must be an integer ≥ 0 (0: no box-conditioned captions), got {box_epochs!r}")
     return {"model": model, "data": [str(d) for d in data], "site": site, "epochs": epochs, "batch_size": batch_size, "lr": lr, "hidden": hidden,
@@ -47,7 +41,7 @@ def run_pixel(out: str | Path, settings: dict, *, device: str = "cpu", force: bo
     from spatialprobe.scenes.address import resolve
     from spatialprobe.train.location import LocationHead
     from spatialprobe.train.pixel import Located, head_records, located_rows, train_head
-    from spatialprobe.train.recipe import RecipeError, recipe_folder
+    from spatialprobe.train.recipe import RecipeError, load_weights, recipe_folder, save_weights
 
     s = settings
     datasets = [SceneDataset(resolve(d)) for d in s["data"]]
@@ -65,12 +59,13 @@ def run_pixel(out: str | Path, settings: dict, *, device: str = "cpu", force: bo
             rows[split] = Located.load(path)
         path = folder / "head.safetensors"
         if path.exists():
-            head, curve = _load(path, LocationHead(rows[s["train_split"]].hidden.shape[-1], hidden=s["hidden"]))
+            head = LocationHead(rows[s["train_split"]].hidden.shape[-1], hidden=s["hidden"])
+            curve = load_weights(head, path)["curve"]
         else:
             train_rows = rows[s["train_split"]]
             head, curve = train_head(train_rows.hidden, torch.as_tensor(train_rows.boxes, dtype=torch.float32), epochs=s["epochs"],
                                      batch_size=s["batch_size"], lr=s["lr"], seed=s["seed"], hidden_width=s["hidden"], checkpoints=folder / "checkpoints", every=every, progress=progress)
-            _save(head, curve, path)
+            save_weights(head, path, {"curve": curve})
         config = {"data": s["data"], "split": s["test_split"], "epochs": s["epochs"], "lr": s["lr"], "curve": curve,
                   "train_rows": len(rows[s["train_split"]])}
         results = ResultStore(folder / "results")
@@ -85,6 +80,7 @@ def _box_captions(adapter, datasets, s: dict, folder: Path, results, every: int,
     """Train (or reuse) the box prompt on the train split's regions; records on the test split's (none when no dataset has regions)."""
     from spatialprobe.train.box_captions import box_caption_records, regions, train_box_prompt, visual_prompts
     from spatialprobe.train.location import BoxPrompt
+    from spatialprobe.train.recipe import load_weights, save_weights
 
     split_regions = {}
     for split in (s["train_split"], s["test_split"]):
@@ -97,32 +93,12 @@ def _box_captions(adapter, datasets, s: dict, folder: Path, results, every: int,
     train_prompts = visual_prompts(adapter, train_pairs)
     path = folder / "box_prompt.safetensors"
     if path.exists():
-        box_prompt, curve = _load(path, BoxPrompt(train_prompts.shape[-1]))
+        box_prompt = BoxPrompt(train_prompts.shape[-1])
+        curve = load_weights(box_prompt, path)["curve"]
     else:
         box_prompt, curve = train_box_prompt(adapter, train_prompts, *train_regions, epochs=s["box_epochs"], seed=s["seed"],
                                              checkpoints=folder / "box-checkpoints", every=every, progress=progress)
-        _save(box_prompt, curve, path)
+        save_weights(box_prompt, path, {"curve": curve})
     config = {"data": s["data"], "split": s["test_split"], "box_epochs": s["box_epochs"], "curve": curve, "train_regions": len(train_regions[2])}
     return box_caption_records(adapter, box_prompt.to(adapter.device), visual_prompts(adapter, test_pairs), [scene for _, scene in test_pairs], *test_regions,
                                seed=s["seed"], n_resamples=s["n_resamples"], meteor=s["meteor"], config=config, dtype=s["dtype"], out=results)
-
-
-def _save(module, curve: list[float], path: Path) -> None:
-    """A trained module's weights in safetensors, its loss curve in the metadata."""
-    import os
-
-    from safetensors.torch import save_file
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(tmp), metadata={"curve": json.dumps(curve)})
-    os.replace(tmp, path)
-
-
-def _load(path: Path, module):
-    """(``module`` with the saved weights, in eval mode; the saved loss curve)."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), "pt") as f:
-        module.load_state_dict({k: f.get_tensor(k) for k in f.keys()})
-        curve = json.loads(f.metadata()["curve"])
-    return module.eval(), curve

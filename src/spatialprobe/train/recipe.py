@@ -5,7 +5,8 @@ A recipe (LiMBeR, the PixelLLM head, the object-aware fix) writes everything und
 ``results/``. Run it again with the same settings and it resumes — finished pieces are reused, an
 interrupted training continues from its last checkpoint. Other settings on a used folder are
 refused; with ``force`` the new run works in a hidden sibling and replaces the folder only once it
-is complete, so nothing already written is lost to a run that fails.
+is complete, so nothing already written is lost to a run that fails. Trained weights and other
+tensors go through `save_tensors` / `save_weights` (safetensors, written atomically, JSON metadata).
 """
 
 from __future__ import annotations
@@ -21,6 +22,17 @@ SETTINGS = "recipe.json"
 
 class RecipeError(ValueError):
     """A recipe's bad setting, data it cannot train on, or a folder that holds another run: shown as a user error."""
+
+
+def check_settings(dtype: str, **positive) -> None:
+    """The checks every recipe's settings share: a known dtype, and positive integers where counts are asked for."""
+    from spatialprobe.names import DTYPES
+
+    if dtype not in DTYPES:
+        raise RecipeError(f"dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+    for name, value in positive.items():
+        if not isinstance(value, int) or value < 1:
+            raise RecipeError(f"{name} must be a positive integer, got {value!r}")
 
 
 @contextmanager
@@ -68,3 +80,42 @@ def _write(folder: Path, wanted: dict) -> None:
     tmp = folder / f".{SETTINGS}.tmp"
     tmp.write_text(json.dumps(wanted, indent=1, sort_keys=True))
     os.replace(tmp, folder / SETTINGS)
+
+
+def save_weights(module, path: str | Path, metadata: dict | None = None) -> None:
+    """A module's state in safetensors, atomically, with ``metadata`` (JSON-encoded values) in the file's header."""
+    save_tensors(path, {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, metadata)
+
+
+def load_weights(module, path: str | Path) -> dict:
+    """Load `save_weights`' file into ``module`` (strict; eval mode); returns its metadata."""
+    tensors, metadata = load_tensors(path)
+    module.load_state_dict(tensors)
+    module.eval()
+    return metadata
+
+
+def save_tensors(path: str | Path, tensors: dict, metadata: dict | None = None) -> None:
+    """Tensors in safetensors under a temporary name, then renamed; ``metadata`` values stored as JSON (no pickle)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata={k: json.dumps(v) for k, v in (metadata or {}).items()})
+    os.replace(tmp, path)
+
+
+def load_tensors(path: str | Path) -> tuple[dict, dict]:
+    """(tensors, metadata) of a `save_tensors` file."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+
+
+def metadata_of(path: str | Path) -> dict:
+    """A `save_tensors` file's metadata, read from its header only."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return {k: json.loads(v) for k, v in (f.metadata() or {}).items()}

@@ -38,6 +38,18 @@ def training_folder(directory: Path) -> Path:
     return directory.with_name(directory.name.removesuffix(".partial") + TRAINING)
 
 
+def train_recipe(directory: Path, recipe: str, settings: dict, device: str) -> None:
+    """A step that runs a training recipe (``module:function``, e.g. ``spatialprobe.train.limber_recipe:run_limber``)
+    in its training folder (a killed run resumes its training there) and copies the recipe's records into the step."""
+    import importlib
+    import shutil
+
+    module, _, name = recipe.partition(":")
+    work = training_folder(directory)
+    getattr(importlib.import_module(module), name)(work, settings, device=device)
+    shutil.copytree(work / "results", directory / "results")
+
+
 @dataclass(frozen=True)
 class Study:
     name: str

@@ -6,7 +6,7 @@ random-init copy of the encoder, each step's training resumable (its folder besi
 
 from __future__ import annotations
 
-from spatialprobe.experiments.studies._base import STUDIES, Step, Study, training_folder
+from spatialprobe.experiments.studies._base import STUDIES, Step, Study, train_recipe
 
 CONTROLS = ["none", "blind", "model − blind"]
 METRICS = ["CIDEr", "BLEU-4", "shape_precision", "colour_precision", "size_precision", "object_recall"]
@@ -18,17 +18,6 @@ def caption(directory, checkpoints: dict, data: str, seed: int, n_resamples: int
     from spatialprobe.lab import evaluate
 
     evaluate.evaluate(checkpoints, data, directory / "results", seed=seed, n_resamples=n_resamples)
-
-
-def train_map(directory, settings: dict, device: str) -> None:
-    """The recipe in a folder beside the step's (a killed run resumes its training), its records copied into the step."""
-    import shutil
-
-    from spatialprobe.train.limber_recipe import run_limber
-
-    work = training_folder(directory)
-    run_limber(work, settings, device=device)
-    shutil.copytree(work / "results", directory / "results")
 
 
 def _spec_steps(ctx, options: dict, specs: list[str]) -> list:
@@ -55,7 +44,8 @@ def _spec_steps(ctx, options: dict, specs: list[str]) -> list:
         if "random_encoder" in settings["controls"]:
             outline.append(Outline.of(task="captioning", model=f"{spec} (random init)", site=site, probe=probe, protocol="limber", pool=None,
                                       metrics=list(CAPTION_METRICS), control=CONTROLS, seed=settings["seed"]))
-        out.append(Step(f"limber/{_slug(spec)}", train_map, {"settings": settings, "device": ctx.plan.device}, weight=4.0, outline=tuple(outline),
+        out.append(Step(f"limber/{_slug(spec)}", train_recipe,
+                        {"recipe": "spatialprobe.train.limber_recipe:run_limber", "settings": settings, "device": ctx.plan.device}, weight=4.0, outline=tuple(outline),
                         reusable=False))
     return out
 

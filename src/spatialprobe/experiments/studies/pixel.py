@@ -5,7 +5,7 @@ on the plan's datasets named by ``data`` (one name or a list: narratives and Ref
 
 from __future__ import annotations
 
-from spatialprobe.experiments.studies._base import STUDIES, Step, Study, training_folder
+from spatialprobe.experiments.studies._base import STUDIES, Step, Study, train_recipe
 
 METRICS = {"word_grounding": ["ACC@0.5", "IoU", "center_L1"], "referring_eos": ["ACC@0.5", "IoU", "center_L1"],
            "box_captioning": ["shape_precision", "colour_precision", "size_precision"]}
@@ -18,17 +18,6 @@ def locate(directory, checkpoint: str, data: str, name: str, seed: int, epochs: 
     from spatialprobe.lab.locate import evaluate_location
 
     evaluate_location(checkpoint, data, directory / "results", name=name, seed=seed, epochs=epochs, n_resamples=n_resamples, box_epochs=box_epochs)
-
-
-def train_head(directory, settings: dict, device: str) -> None:
-    """The recipe in a folder beside the step's (its located rows and head survive a killed run), its records copied into the step."""
-    import shutil
-
-    from spatialprobe.train.pixel_recipe import run_pixel
-
-    work = training_folder(directory)
-    run_pixel(work, settings, device=device)
-    shutil.copytree(work / "results", directory / "results")
 
 
 def _spec_steps(ctx, options: dict, specs: list[str]) -> list:
@@ -54,7 +43,8 @@ def _spec_steps(ctx, options: dict, specs: list[str]) -> list:
             outline += (Outline.of(task="box_captioning", model=spec, site="connector.out", probe="box_prompt", protocol="pixel", pool=None,
                                    control=["none", CONTROL, "head − baseline"], metrics=["CIDEr", "BLEU-4"] + ["METEOR"] * settings["meteor"],
                                    seed=settings["seed"]),)
-        out.append(Step(f"pixel/{_slug(spec)}", train_head, {"settings": settings, "device": ctx.plan.device}, weight=4.0, outline=outline, reusable=False))
+        out.append(Step(f"pixel/{_slug(spec)}", train_recipe, {"recipe": "spatialprobe.train.pixel_recipe:run_pixel", "settings": settings, "device": ctx.plan.device},
+                        weight=4.0, outline=outline, reusable=False))
     return out
 
 
