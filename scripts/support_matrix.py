@@ -1,6 +1,6 @@
 """Write docs/models.md's support matrix by running tests/test_families.py.
 
-    .venv/bin/python scripts/support_matrix.py          # runs the family tests (~1 min), rewrites the table
+    .venv/bin/python scripts/support_matrix.py          # runs the family tests (~2 min), rewrites the table
     .venv/bin/python scripts/support_matrix.py --check  # fails if the table names a cell no test checks
 
 A cell is ``verified`` when every test behind it passed on a tiny saved model of that family,
@@ -19,14 +19,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "models.md"
-TESTS = ROOT / "tests" / "test_families.py"
+TESTS = (ROOT / "tests" / "test_families.py", ROOT / "tests" / "test_per_image_families.py")
 
 COLUMNS = {
-    "parity": ("test_every_vision_site_equals_the_models_own_outputs", "test_vlm_sites_equal_the_models_own_outputs"),
-    "layouts": ("test_layouts_fit_the_tensors_with_the_families_prefix", "test_vlm_layouts_fit_the_tensors"),
-    "box geometry": ("test_a_box_lands_where_the_familys_own_processor_puts_it", "test_a_box_lands_where_a_vlms_own_processor_puts_it"),
-    "batch invariance": ("test_a_scenes_features_do_not_depend_on_its_batch",),
-    "extract + probe + pools": ("test_extraction_probes_and_token_pools_run_on_every_family",),
+    "parity": ("test_every_vision_site_equals_the_models_own_outputs", "test_vlm_sites_equal_the_models_own_outputs",
+               "test_per_image_sites_equal_the_models_own_outputs"),
+    "layouts": ("test_layouts_fit_the_tensors_with_the_families_prefix", "test_vlm_layouts_fit_the_tensors", "test_per_image_layouts_fit_the_tensors"),
+    "box geometry": ("test_a_box_lands_where_the_familys_own_processor_puts_it", "test_a_box_lands_where_a_vlms_own_processor_puts_it",
+                     "test_a_bright_marker_lands_on_the_rows_each_sites_layout_names"),
+    "batch invariance": ("test_a_scenes_features_do_not_depend_on_its_batch", "test_per_image_features_do_not_depend_on_the_batch"),
+    "extract + probe + pools": ("test_extraction_probes_and_token_pools_run_on_every_family", "test_extraction_probes_and_pools_run_on_per_image_families"),
     "joint (connector trains)": ("test_the_trainable_connector_is_the_models_own_connector", "test_joint_training_changes_a_copy_of_the_connector_only"),
 }
 """Column → the parametrised tests (one case per family) behind it."""
@@ -39,7 +41,8 @@ CLASSES = {
     "blip2-t5": "Blip2ForConditionalGeneration (Flan-T5)", "instructblip": "InstructBlipForConditionalGeneration",
     "llava": "LlavaForConditionalGeneration", "llava-pad": "LlavaForConditionalGeneration + LlavaImageProcessor(do_pad)",
     "paligemma": "PaliGemmaForConditionalGeneration", "kosmos-2": "Kosmos2ForConditionalGeneration",
-    "idefics": "IdeficsForVisionText2Text",
+    "idefics": "IdeficsForVisionText2Text", "llava-next": "LlavaNextForConditionalGeneration",
+    "qwen2-vl": "Qwen2VLForConditionalGeneration", "qwen2.5-vl": "Qwen2_5_VLForConditionalGeneration",
 }
 NOTES = {
     "dinov2": "grid from the 224-px crop, not config.image_size",
@@ -53,6 +56,9 @@ NOTES = {
     "paligemma": "token_type_ids always passed; LM image rows keep their cells",
     "kosmos-2": "partial: the visual prompt enters without Kosmos-2's `<image>…</image>` wrapper tokens",
     "idefics": "partial: lm.* are text rows (gated cross-attention), read with texts only; connector.attn recomputed",
+    "llava-next": "anyres frames (base + tiles) per image; LM rows: base grid, unpadded tiles, newlines; no trainable connector yet",
+    "qwen2-vl": "a grid per image; merge-window row order; LM rows between vision markers; no trainable connector yet",
+    "qwen2.5-vl": "as Qwen2-VL, blocks and merger in window order; no trainable connector yet",
 }
 
 
@@ -66,9 +72,9 @@ def cases() -> dict[str, dict[str, list[str]]]:
         def pytest_collection_finish(self, session):
             Collect.items = list(session.items)
 
-    code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", str(TESTS)], plugins=[Collect()])
+    code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *map(str, TESTS)], plugins=[Collect()])
     if code != 0:
-        raise SystemExit(f"collecting {TESTS} failed ({code})")
+        raise SystemExit(f"collecting {', '.join(t.name for t in TESTS)} failed ({code})")
     by_test = {t: column for column, tests in COLUMNS.items() for t in tests}
     out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for item in Collect.items:
@@ -91,7 +97,7 @@ def run() -> dict[str, str]:
             elif report.when == "call":
                 seen.setdefault(report.nodeid, "verified")
 
-    pytest.main(["-q", "-p", "no:cacheprovider", str(TESTS)], plugins=[Outcomes()])
+    pytest.main(["-q", "-p", "no:cacheprovider", *map(str, TESTS)], plugins=[Outcomes()])
     return seen
 
 
@@ -117,7 +123,7 @@ def check(covered, doc: Path = DOC) -> list[str]:
     """Cells the document calls verified that no collected test covers, and families it lacks."""
     text = doc.read_text()
     problems = []
-    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| ([\w-]+) \| `.*$", text, re.M)}
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| ([\w.-]+) \| `.*$", text, re.M)}
     for family in covered:
         if family not in rows:
             problems.append(f"{family}: tested but missing from {DOC.name}")
@@ -125,7 +131,7 @@ def check(covered, doc: Path = DOC) -> list[str]:
         cells = [c.strip() for c in row.strip("|").split("|")][2 : 2 + len(COLUMNS)]
         for column, cell in zip(COLUMNS, cells):
             if cell == "verified" and not covered.get(family, {}).get(column):
-                problems.append(f"{family}: {DOC.name} says {column} is verified, and no test in {TESTS.name} covers it")
+                problems.append(f"{family}: {DOC.name} says {column} is verified, and no test in {TESTS[0].name} covers it")
     return problems
 
 

@@ -76,5 +76,5 @@ def test_the_layout_of_every_site_says_where_each_rows_patch_is(processor, size)
     canvas = np.zeros((h, w, 3), dtype=np.uint8)
     canvas[r * 14 : (r + 1) * 14, c * 14 : (c + 1) * 14] = 255
     row = int(proc(images=[Image.fromarray(canvas)], return_tensors="np")["pixel_values"].mean(axis=1).argmax())
-    np.testing.assert_allclose(patches.patch_boxes(dynamic.frame_map((w, h)))[row], [c * 14, r * 14, (c + 1) * 14, (r + 1) * 14])
+    np.testing.assert_allclose(patches.patch_boxes(dynamic.resize_map((w, h)))[row], [c * 14, r * 14, (c + 1) * 14, (r + 1) * 14])
     np.testing.assert_allclose(merged.patch_boxes()[(r // 2) * (cols // 2) + c // 2], [c // 2 * 28, r // 2 * 28, (c // 2 + 1) * 28, (r // 2 + 1) * 28])

@@ -260,3 +260,53 @@ def noise_image(size: tuple[int, int], seed: int):
     from PIL import Image
 
     return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+
+
+QWEN_TOKENS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>"]
+
+
+def _lm(tokenizer, hidden: int = 32, **extra) -> dict:
+    return dict(hidden_size=hidden, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+                vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=2, eos_token_id=2, **extra)
+
+
+def save_llava_next(directory: Path) -> Path:
+    """LLaVA-NeXT: 32-pixel CLIP frames of 8-pixel patches, anyres pinpoints up to 3 tiles a side, a Llama LM."""
+    from transformers import LlavaNextConfig, LlavaNextForConditionalGeneration
+    from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
+
+    tokenizer = tiny_tokenizer()
+    pinpoints = [[32, 64], [64, 32], [64, 64], [96, 32], [32, 96]]
+    cfg = LlavaNextConfig(vision_config={**VISION, "image_size": 32, "model_type": "clip_vision_model"}, text_config=dict(model_type="llama", **_lm(tokenizer)),
+                          image_grid_pinpoints=pinpoints, image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
+    torch.manual_seed(0)
+    processor = LlavaNextImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, image_grid_pinpoints=pinpoints)
+    return _save_vlm(directory, LlavaNextForConditionalGeneration(cfg), processor)
+
+
+def save_qwen(directory: Path, version: str = "2") -> Path:
+    """Qwen2-VL (``version="2"``) or Qwen2.5-VL (``"2.5"``, 56-pixel attention windows, block 1 full attention): 14-pixel
+    patches merged 2×2, images resized within [56², 28² · 40] pixels, a Qwen2 LM with multimodal RoPE."""
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    tokenizer = tiny_tokenizer()
+    tokenizer.add_tokens(QWEN_TOKENS, special_tokens=True)
+    start, end, pad = tokenizer.convert_tokens_to_ids(QWEN_TOKENS)
+    text = _lm(tokenizer, hidden=48, rope_scaling={"type": "mrope", "mrope_section": [2, 2, 2]})
+    ids = dict(image_token_id=pad, vision_start_token_id=start, vision_end_token_id=end, video_token_id=1)
+    torch.manual_seed(0)
+    if version == "2":
+        from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+        model = Qwen2VLForConditionalGeneration(Qwen2VLConfig(vision_config=dict(depth=2, embed_dim=32, hidden_size=48, num_heads=4, mlp_ratio=2),
+                                                              text_config=text, **ids))
+    else:
+        from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+        vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=48, window_size=56, fullatt_block_indexes=[1])
+        model = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig(vision_config=vision, text_config=text, **ids))
+    processor = Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": 28 * 28 * 40}, patch_size=14, merge_size=2)
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

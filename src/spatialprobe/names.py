@@ -27,8 +27,10 @@ TRAINING = ".train"
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "undecidable", "not evaluated")
 """``not evaluated``: only in a partial report, for a claim whose steps have not finished."""
 HF_NOT_YET = {
-    **dict.fromkeys(("llava_next", "llava_onevision", "idefics3", "smolvlm", "qwen2_vl", "qwen2_5_vl"),
-                    "it tiles images or gives each its own resolution (issue 20: frames, ragged layouts)"),
+    "llava_onevision": "its anyres_max tiling also pools tiles bilinearly past a patch budget; frames and per-image layouts exist "
+                       "(the llava_next card), its card does not yet (issue 20)",
+    **dict.fromkeys(("idefics3", "smolvlm"), "it splits images into crops plus a global frame, marked by row/col tokens, and pixel-shuffles "
+                                             "the grid; frames and per-image layouts exist (llava_next, qwen2_vl cards), its card does not yet (issue 20)"),
     "idefics2": "its aspect-keeping resize (shortest / longest edge) gives every image its own patch grid, even as a single frame: "
                 "per-image layouts and a store for variable rows are issue 20",
     "siglip2": "NaFlex SigLIP2 patchifies each image at its own resolution (issue 20); fixed-resolution SigLIP2 checkpoints are model_type siglip",

@@ -43,11 +43,14 @@ def describe(layout) -> str:
             parts.append(role if counts[role] == 1 else f"{counts[role]} {role}s")
     if counts["patch"]:
         parts.append(f"{layout.grid[0]}×{layout.grid[1]} patches")
-    plural = {"query": "queries", "latent": "latents", "image": "image rows", "text": "text rows"}
+    plural = {"query": "queries", "latent": "latents", "image": "image rows", "newline": "newline rows", "marker": "marker rows", "text": "text rows"}
     for role, name in plural.items():
         if counts[role]:
             parts.append(f"{counts[role]} {name}")
     text = " + ".join(parts)
+    frames = {f for f in layout.frame_of_row if f >= 0}
+    if len(frames) > 1:
+        text += f" in {len(frames)} frames"
     if layout.columns is not None:
         text += f" → {describe(layout.columns)}"
     return text
@@ -62,6 +65,8 @@ def _sites(args) -> int:
     from spatialprobe.models import load_model
 
     adapter = load_model(args.model, dtype=args.dtype, trust_remote_code=args.trust_remote_code)
+    if adapter.per_image:
+        return _per_image_sites(args, adapter)
     rows, cols, w, h = adapter.geometry
     cross = adapter.card.prompt == "cross"  # IDEFICS: lm.* are text rows only, so they need a text
     pixels = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0))  # not blank: Idefics2 drops all-zero frames
@@ -75,4 +80,24 @@ def _sites(args) -> int:
         note = "" if not site.startswith("lm.") else (f" (text rows of {SAMPLE_TEXT!r}; the image enters by cross-attention)" if cross
                                                       else " (+ text rows when given text)")
         print(f"{site:18s} {shape:16s} {describe(adapter.layout(site, batch))}{note}")
+    return 0
+
+
+SAMPLE_SIZE = (640, 480)
+"""The image a per-image model's sites are shown for (each image has its own frames or grid)."""
+
+
+def _per_image_sites(args, adapter) -> int:
+    import numpy as np
+
+    w, h = SAMPLE_SIZE
+    image = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    batch = adapter.make_batch(adapter.pixels([image]))
+    tensors = adapter.forward_images(batch, adapter.sites())
+    print(f"{args.model}: family {adapter.card.family}; every image its own layout — {adapter.preprocess.describe()}")
+    print(f"shown for a {w}×{h} image")
+    print(f"{'site':18s} {'rows × dim':16s} layout")
+    for site, (tensor,) in tensors.items():
+        note = " (+ text rows when given text)" if site.startswith("lm.") else ""
+        print(f"{site:18s} {' × '.join(map(str, tensor.shape)):16s} {describe(adapter.layout(site, batch, 0))}{note}")
     return 0

@@ -19,7 +19,10 @@ from tqdm import tqdm
 from spatialprobe import __version__
 from spatialprobe.features import store as st
 from spatialprobe.features.key import content_key, dataset_fingerprint, weights_fingerprint
+from spatialprobe.features.per_scene import SceneLayouts, layout_table, row_coverage
+from spatialprobe.features.store import Ragged
 from spatialprobe.models.adapter import Adapter, Batch
+from spatialprobe.models.imaging import frame_maps
 from spatialprobe.models.loading import RANDOM_INIT
 from spatialprobe.models.sites import expand
 from spatialprobe.scenes.dataset import SceneDataset
@@ -96,9 +99,34 @@ def plan(
         **({"model_options": adapter.options} if adapter.options else {}),  # absent without options: earlier keys stay valid
         "spatialprobe": __version__,
     }
-    layouts = {site: adapter.layout(site) for site in sites}
+    layouts = {site: SceneLayouts(adapter.layout_rule(site)) if adapter.per_image else adapter.layout(site) for site in sites}
     shards = [[s.id for s in scenes[i : i + shard_size]] for i in range(0, len(scenes), shard_size)]
     return st.StoreSpec(content_key(components), components, layouts, shards), scenes
+
+
+def _per_scene_tables(adapter: Adapter, dataset: SceneDataset, scenes: list[Scene], first_row: int, rules: dict[str, str]):
+    """A per-image model's object tables — (row, id), the image-frame box and, per layout rule, each object's coverage
+    of its scene's patch rows in every frame (one (area, nearest) pair per row) — and each scene's layout per rule."""
+    index, boxes, cells, layouts = [], [], {rule: [] for rule in rules}, {rule: [] for rule in rules}
+    for r, scene in enumerate(scenes, start=first_row):
+        own = {rule: adapter.layout(site, size=scene.frame) for rule, site in rules.items()}
+        for rule, layout in own.items():
+            layouts[rule].append(layout)
+        if not scene.objects:
+            continue
+        index += [(r, obj.id) for obj in scene.objects]
+        w, h = scene.frame
+        boxes.append(np.clip(np.stack([obj.box.array() for obj in scene.objects]), 0, [w, h, w, h]))
+        with_mask = [i for i, obj in enumerate(scene.objects) if obj.mask is not None]
+        if with_mask:
+            instances = dataset.instances(scene)
+            masks = np.stack([dataset.mask(scene, scene.objects[i], instances) for i in with_mask])
+        for rule, layout in own.items():
+            table = np.full((len(scene.objects), len(layout.rows("patch")), 2), np.nan, np.float16)
+            if with_mask:
+                table[with_mask] = row_coverage(layout, frame_maps(adapter.preprocess, scene.frame), scene.frame, masks)
+            cells[rule] += list(table)
+    return {"index": index, "boxes": boxes, "cells": cells}, layouts
 
 
 def _object_tables(adapter: Adapter, dataset: SceneDataset, scenes: list[Scene], first_row: int) -> dict[str, np.ndarray]:
@@ -134,21 +162,62 @@ def _object_tables(adapter: Adapter, dataset: SceneDataset, scenes: list[Scene],
     }
 
 
+def _rules(adapter: Adapter, sites: list[str]) -> dict[str, str]:
+    """Layout rule → the first of the sites that follow it (a per-image model's sites share one table per rule)."""
+    out: dict[str, str] = {}
+    for site in sites:
+        out.setdefault(adapter.layout_rule(site), site)
+    return out
+
+
+def _extract_per_image(adapter: Adapter, dataset: SceneDataset, scenes: list[Scene], sites: list[str], batch_size: int, pool):
+    """One shard of a per-image model: every site `Ragged` (each scene its own rows), object and layout tables."""
+    rules = _rules(adapter, sites)
+
+    def load(start: int):
+        batch = scenes[start : start + batch_size]
+        return adapter.pixels([dataset.image(s) for s in batch]), _per_scene_tables(adapter, dataset, batch, start, rules)
+
+    parts: dict[str, list[np.ndarray]] = {site: [] for site in sites}
+    tables = []  # per batch: (object tables, layouts per rule)
+    for start, (pixels, found) in _prefetched(load, range(0, len(scenes), batch_size), pool):
+        tables.append(found)
+        for site, per_image in adapter.forward_images(adapter.make_batch(pixels), sites).items():
+            for scene, tensor in zip(scenes[start : start + batch_size], per_image):
+                array = tensor.float().cpu().numpy()
+                if not np.isfinite(array).all():
+                    raise ExtractionError(f"site {site}: NaN or Inf features for scene {scene.id} (nothing of this shard was written)")
+                parts[site].append(array)
+    index = [row for t, _ in tables for row in t["index"]]
+    boxes = [b for t, _ in tables for b in t["boxes"]]
+    objects = {
+        "index": np.array(index, dtype=np.int32).reshape(-1, 2),
+        "coverage": np.zeros((len(index), 0), np.float16),
+        "nearest": np.zeros((len(index), 0), np.uint8),
+        "boxes": np.concatenate(boxes).astype(np.float32) if boxes else np.zeros((0, 4), np.float32),
+        **{f"cells.{rule}": _ragged([c for t, _ in tables for c in t["cells"][rule]], 2) for rule in rules},
+    }
+    layouts = {rule: layout_table([l for _, ls in tables for l in ls[rule]]) for rule in rules}
+    return {site: Ragged.of(chunks) for site, chunks in parts.items()}, objects, layouts
+
+
+def _ragged(rows: list[np.ndarray], dim: int) -> Ragged:
+    """`Ragged.of`, or an empty one (a shard without objects)."""
+    return Ragged.of(rows) if rows else Ragged(np.zeros((0, dim), np.float16), np.zeros(1, np.int64))
+
+
 def _extract_shard(adapter: Adapter, dataset: SceneDataset, scenes: list[Scene], sites: list[str], batch_size: int, pool):
     """Site arrays and object tables of one shard; decoding and mask tables run on a thread."""
+    if adapter.per_image:
+        return _extract_per_image(adapter, dataset, scenes, sites, batch_size, pool)
 
     def load(start: int):
         batch = scenes[start : start + batch_size]
         return adapter.preprocess([dataset.image(s) for s in batch]), _object_tables(adapter, dataset, batch, start)
 
-    starts = list(range(0, len(scenes), batch_size))
     parts: dict[str, list[np.ndarray]] = {site: [] for site in sites}
     tables = []
-    pending = pool.submit(load, starts[0])
-    for i, start in enumerate(starts):
-        pixels, objects = pending.result()
-        if i + 1 < len(starts):
-            pending = pool.submit(load, starts[i + 1])
+    for start, (pixels, objects) in _prefetched(load, range(0, len(scenes), batch_size), pool):
         tables.append(objects)
         out = adapter.forward_sites(adapter.make_batch(pixels), sites)
         for site, tensor in out.items():
@@ -159,7 +228,18 @@ def _extract_shard(adapter: Adapter, dataset: SceneDataset, scenes: list[Scene],
                 raise ExtractionError(f"site {site}: NaN or Inf features for scenes {ids[:5]} (nothing of this shard was written)")
             parts[site].append(array)
     arrays = {site: np.concatenate(chunks) for site, chunks in parts.items()}
-    return arrays, {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
+    return arrays, {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}, {}
+
+
+def _prefetched(load, starts, pool):
+    """(start, load(start)) for each start, the next one loading on ``pool`` while the caller works on this one."""
+    starts = list(starts)
+    pending = pool.submit(load, starts[0])
+    for i, start in enumerate(starts):
+        done = pending.result()
+        if i + 1 < len(starts):
+            pending = pool.submit(load, starts[i + 1])
+        yield start, done
 
 
 class _Inline:
@@ -260,8 +340,8 @@ def _extract_shards(adapter, dataset, spec, scenes, directory: Path, mine: list[
             if st.shard_done(directory, k):
                 skipped.append(k)
             else:
-                arrays, objects = _extract_shard(adapter, dataset, [by_id[i] for i in ids], spec.components["sites"], batch_size, pool)
-                st.write_shard(directory, k, ids, arrays, objects)
+                arrays, objects, layouts = _extract_shard(adapter, dataset, [by_id[i] for i in ids], spec.components["sites"], batch_size, pool)
+                st.write_shard(directory, k, ids, arrays, objects, layouts)
                 written.append(k)
             bar.update(len(ids))
     bar.close()

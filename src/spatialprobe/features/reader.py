@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from spatialprobe.features.key import FORMAT
+from spatialprobe.features.per_scene import SceneLayouts, layout_of
 from spatialprobe.features.store import OBJECT_PARTS, Ragged, StoreError, shard_name
 from spatialprobe.models.layout import TokenLayout
 from spatialprobe.scenes.files import sha256_file
@@ -31,7 +32,8 @@ class FeatureStore:
             raise StoreError(f"{path}: format {self.manifest.get('format')!r}, expected {FORMAT!r}")
         check(self.dir)
         stored = read_json(self.dir / "layouts.json")
-        self.layouts = {s: TokenLayout.from_json(stored[s]) for s in self.manifest["components"]["sites"]}  # flow order
+        self.layouts = {s: layout_from_json(stored[s]) for s in self.manifest["components"]["sites"]}  # flow order
+        """Each site's `TokenLayout`, or for a per-image model's sites a `SceneLayouts` (read one with `layout`)."""
         self._shards = self.manifest["shards"]
         self._starts = np.cumsum([0] + [r["rows"] for r in self._shards])
         self._maps: dict[str, list[np.ndarray]] = {}
@@ -94,6 +96,40 @@ class FeatureStore:
                 out.append(offsets)
             self._maps[key] = out
         return self._maps[key]
+
+    def per_scene(self, site: str) -> bool:
+        """Whether every scene has its own layout of the site (a tiled or dynamic-resolution model)."""
+        return isinstance(self.layouts[self._site(site)], SceneLayouts)
+
+    def layout(self, site: str, row: int) -> TokenLayout:
+        """The layout of scene ``row``'s rows of a site."""
+        layout = self.layouts[self._site(site)]
+        if not isinstance(layout, SceneLayouts):
+            return layout
+        codes = self._scene_table(f"layouts/{{shard}}.{layout.rule}")
+        grids = self._key(f"grid.{layout.rule}", lambda: [np.asarray(self._load(f"layouts/{shard_name(r['shard'])}.{layout.rule}.grid.npy")) for r in self._shards])
+        k = int(np.searchsorted(self._starts, row, side="right") - 1)
+        return layout_of(codes[k][int(row - self._starts[k])], grids[k][int(row - self._starts[k])])
+
+    def _key(self, key: str, make):
+        if key not in self._maps:
+            self._maps[key] = make()
+        return self._maps[key]
+
+    def _scene_table(self, stem: str) -> list[Ragged]:
+        """Per shard, a ragged table (values + offsets) stored at ``stem`` (``{shard}`` filled in), offsets checked."""
+
+        def load():
+            out = []
+            for record in self._shards:
+                rel = stem.format(shard=shard_name(record["shard"]))
+                values, offsets = self._load(f"{rel}.npy"), np.asarray(self._load(f"{rel}.offsets.npy"))
+                if offsets[0] != 0 or offsets[-1] != len(values) or (np.diff(offsets) < 0).any():
+                    raise StoreError(f"{self.dir / rel}.offsets.npy: not an offsets index over {len(values)} rows; {REPAIR.format(dir=self.dir)}")
+                out.append(Ragged(values, offsets))
+            return out
+
+        return self._key(stem, load)
 
     def take_ragged(self, site: str, rows, dtype=None) -> Ragged:
         """Rows (any order, repeats allowed) of a ragged site: each scene's own rows, no padding (`Ragged`)."""
@@ -160,13 +196,24 @@ class FeatureStore:
         """Per object of every scene: global ``row``, ``id``, grid ``coverage``, ``nearest`` cells, model-frame ``boxes``."""
         parts = {p: [self._load(f"objects/{shard_name(r['shard'])}.{p}.npy") for r in self._shards] for p in OBJECT_PARTS}
         index = np.concatenate([idx + np.array([self._starts[k], 0]) for k, idx in enumerate(parts["index"])])
-        return {
+        out = {
             "row": index[:, 0],
             "id": index[:, 1],
             "coverage": np.concatenate(parts["coverage"]).astype(np.float32),
             "nearest": np.concatenate(parts["nearest"]).astype(bool),
             "boxes": np.concatenate(parts["boxes"]),
         }
+        for rule in sorted({l.rule for l in self.layouts.values() if isinstance(l, SceneLayouts)}):
+            shards = self._scene_table(f"objects/{{shard}}.cells.{rule}")
+            offsets = np.concatenate([[0]] + [p.offsets[1:] + sum(len(q.values) for q in shards[:k]) for k, p in enumerate(shards)])
+            if len(offsets) != len(index) + 1:
+                raise StoreError(f"{self.dir}: the objects' coverage of the {rule} rows does not match the object index; {REPAIR.format(dir=self.dir)}")
+            out[f"cells.{rule}"] = Ragged(np.concatenate([p.values for p in shards]).astype(np.float32), offsets.astype(np.int64))
+        return out
+
+
+def layout_from_json(d: dict) -> TokenLayout | SceneLayouts:
+    return SceneLayouts(d["per_scene"]) if "per_scene" in d else TokenLayout.from_json(d)
 
 
 REPAIR = "repair it with `spatialprobe store verify --repair {dir}` (re-extracts exactly the damaged shards)"
@@ -235,7 +282,7 @@ def verify(directory: str | Path) -> list[Problem]:
             problems.append(Problem(directory / "layouts.json", f"does not hold the layouts of the sites {sites}"))
         else:
             for site, layout in layouts.items():
-                TokenLayout.from_json(layout)
+                layout_from_json(layout)
     except (StoreError, KeyError, TypeError, ValueError) as err:
         problems.append(Problem(directory / "layouts.json", f"unusable ({err})"))
     for k, scenes in enumerate(assignment):

@@ -9,6 +9,9 @@ Layout of one store (a directory named by its content key)::
                                    resolution models) stores (Σ rows, dim) and beside it
     sites/<site>/<shard>.offsets.npy  (scenes + 1,) int64: scene i's rows are [offsets[i], offsets[i+1])
     objects/<shard>.<part>.npy     per object: (row, id) index, grid coverage, nearest-mask cells, box
+    layouts/<shard>.<rule>.npy     a per-image model's: each scene's own layout per layout rule, and its
+                                   objects' coverage of those rows (objects/<shard>.cells.<rule>.npy):
+                                   see `features.per_scene`
     shards/<shard>.json            the shard's scene ids and every file's shape, dtype and sha256 —
                                    written last: a shard with a record is complete
     manifest.json                  all shard records + provenance + the store hash (written by merge)
@@ -173,20 +176,31 @@ def shard_done(directory: Path, k: int) -> bool:
     return (directory / "shards" / f"{shard_name(k)}.json").exists()
 
 
-def write_shard(directory: Path, k: int, scene_ids: list[str], arrays: dict[str, np.ndarray | Ragged], objects: dict[str, np.ndarray]) -> dict:
-    """Write one shard's site arrays (fixed-size or `Ragged`) and object tables, then its record (last)."""
+def _save(directory: Path, stem: str, array: np.ndarray | Ragged, files: dict, floats: bool = False) -> None:
+    """``<stem>.npy`` (and, for a `Ragged`, its offsets index ``<stem>.offsets.npy``) into the shard's file records."""
+    if isinstance(array, Ragged):
+        files[f"{stem}.offsets.npy"] = atomic_save_npy(directory / f"{stem}.offsets.npy", array.offsets)
+        array = array.values
+    files[f"{stem}.npy"] = atomic_save_npy(directory / f"{stem}.npy", array.astype(storage_dtype(array), copy=False) if floats else array)
+
+
+def write_shard(directory: Path, k: int, scene_ids: list[str], arrays: dict[str, np.ndarray | Ragged], objects: dict[str, np.ndarray | Ragged],
+                layouts: dict[str, tuple[Ragged, np.ndarray]] | None = None) -> dict:
+    """Write one shard's site arrays (fixed-size or `Ragged`), object tables (a per-image model's also hold each
+    object's coverage of its scene's rows per layout rule, ``cells.<rule>``) and per-scene ``layouts`` (per rule:
+    codes and grids, `features.per_scene`), then its record (last)."""
     files = {}
     for site, array in arrays.items():
-        rel = f"sites/{site}/{shard_name(k)}.npy"
-        if isinstance(array, Ragged):
-            if len(array) != len(scene_ids):
-                raise StoreError(f"site {site}: {len(array)} ragged scenes for the shard's {len(scene_ids)}")
-            files[f"sites/{site}/{shard_name(k)}.offsets.npy"] = atomic_save_npy(directory / f"sites/{site}/{shard_name(k)}.offsets.npy", array.offsets)
-            array = array.values
-        files[rel] = atomic_save_npy(directory / rel, array.astype(storage_dtype(array), copy=False))
-    for part in OBJECT_PARTS:
-        rel = f"objects/{shard_name(k)}.{part}.npy"
-        files[rel] = atomic_save_npy(directory / rel, objects[part])
+        if isinstance(array, Ragged) and len(array) != len(scene_ids):
+            raise StoreError(f"site {site}: {len(array)} ragged scenes for the shard's {len(scene_ids)}")
+        _save(directory, f"sites/{site}/{shard_name(k)}", array, files, floats=True)
+    for part in OBJECT_PARTS + tuple(p for p in objects if p.startswith("cells.")):
+        _save(directory, f"objects/{shard_name(k)}.{part}", objects[part], files)
+    for rule, (codes, grids) in (layouts or {}).items():
+        if len(codes) != len(scene_ids) or len(grids) != len(scene_ids):
+            raise StoreError(f"layout rule {rule}: {len(codes)} scenes' layouts for the shard's {len(scene_ids)}")
+        _save(directory, f"layouts/{shard_name(k)}.{rule}", codes, files)
+        _save(directory, f"layouts/{shard_name(k)}.{rule}.grid", grids, files)
     record = {"shard": k, "scenes": scene_ids, "rows": len(scene_ids), "files": files}
     write_json(directory / "shards" / f"{shard_name(k)}.json", record)
     return record

@@ -36,6 +36,20 @@ class Batch:
     """Per sample: the word index of each text token (-1 for special tokens)."""
     extra: dict[str, torch.Tensor] = field(default_factory=dict)
     """Further model inputs a family needs (InstructBLIP's ``qformer_input_ids``), built by its card."""
+    sizes: list[tuple[int, int]] = field(default_factory=list)
+    """Per sample, the image's (W, H): a per-image model's layouts depend on it."""
+    prompt_lengths: list[int] = field(default_factory=list)
+    """Per sample, the visual prompt's rows, where they differ between images (per-image models)."""
+
+
+@dataclass
+class Pixels:
+    """A batch of images as the model takes them: the pixel tensor, the inputs that describe it (LLaVA-NeXT's
+    ``image_sizes``, Qwen2-VL's ``image_grid_thw``) and each image's (W, H)."""
+
+    values: torch.Tensor
+    extra: dict[str, torch.Tensor]
+    sizes: list[tuple[int, int]]
 
 
 class Adapter:
@@ -58,7 +72,11 @@ class Adapter:
         first = next(model.parameters())
         self.dtype, self.device = first.dtype, first.device
         self.prefix = tuple(card.prefix(model) if callable(card.prefix) else card.prefix)
-        self.geometry = self._geometry()
+        self.per_image = bool(getattr(preprocess, "per_image", False))
+        """Each image has its own frames or grid, so its own layouts (tiled and dynamic-resolution models)."""
+        if self.per_image and card.image_layout is None:
+            raise GeometryError(f"{name}: its preprocessing gives every image its own frames, and the {card.family} card has no per-image layouts")
+        self.geometry = None if self.per_image else self._geometry()
         self._sites = self._available_sites()
 
     # --- what the model has -------------------------------------------------------------------
@@ -92,13 +110,13 @@ class Adapter:
         template = f"{stem}.{{i}}" if index is not None else stem
         return template, self.card.sites[template], index
 
-    def layout(self, site: str, batch: Batch | None = None, sample: int = 0) -> TokenLayout:
-        """The token layout of a site (LM sites need the batch, for the text rows of ``sample``)."""
-        if site not in self._sites:
-            expand(site, self._sites, self.name)  # raises with the list of sites
+    def layout(self, site: str, batch: Batch | None = None, sample: int = 0, size: tuple[int, int] | None = None) -> TokenLayout:
+        """The token layout of a site (LM sites need the batch, for the text rows of ``sample``); a per-image
+        model's layouts are those of one image: of ``size`` (W, H), or of the batch's ``sample``."""
+        rule = self.layout_rule(site)
         stem, _ = split(site)
-        rule = self.card.layouts[stem]
-        rule = rule(self.model) if callable(rule) else rule
+        if self.per_image:
+            return self._image_layout(site, rule, batch, sample, size)
         rows, cols, w, h = self.geometry
         vision = TokenLayout.vision(self.prefix, (rows, cols), (w, h))
         if rule == "vision":
@@ -113,19 +131,43 @@ class Adapter:
             columns = self.layout(self._connector_input_site()) if stem == "connector.attn" else None
             return TokenLayout.queries(n, rule, columns)
         if rule == "lm":
-            image = self._image_rows()
-            if batch is None or batch.input_ids is None:
-                return replace(image, word_of_row=(-1,) * len(image))
-            ids = batch.input_ids[sample].tolist()
-            mask = batch.attention_mask[sample].tolist() if batch.attention_mask is not None else [1] * len(ids)
-            text = len(ids) - (batch.prompt_length if self.card.prompt == "placeholders" else 0)
-            if len(image) != batch.prompt_length:
-                image = TokenLayout(("image",) * batch.prompt_length)
-            roles = list(image.roles) + ["text" if m else "pad" for m in mask[len(ids) - text :]]
-            words = list(batch.words[sample]) if batch.words else []
-            words = [-1] * batch.prompt_length + words + [-1] * (text - len(words))
-            return replace(image, roles=tuple(roles), word_of_row=tuple(words))
+            return self._lm_layout(self._image_rows(), batch, sample)
         raise ValueError(f"unknown layout rule {rule!r} for {site}")
+
+    def _lm_layout(self, image: TokenLayout, batch: Batch | None, sample: int) -> TokenLayout:
+        """The visual prompt's rows, then (given a batch with ids) the text rows of ``sample``."""
+        if batch is None or batch.input_ids is None:
+            return replace(image, word_of_row=(-1,) * len(image))
+        prompt = batch.prompt_lengths[sample] if batch.prompt_lengths else batch.prompt_length
+        ids = batch.input_ids[sample].tolist()
+        mask = batch.attention_mask[sample].tolist() if batch.attention_mask is not None else [1] * len(ids)
+        if self.per_image:  # each image's own rows: its padding is not kept
+            ids, mask = ids[: sum(mask)], mask[: sum(mask)]
+        text = len(ids) - (prompt if self.card.prompt == "placeholders" else 0)
+        if len(image) != prompt:
+            image = TokenLayout(("image",) * prompt)
+        roles = list(image.roles) + ["text" if m else "pad" for m in mask[len(ids) - text :]]
+        words = list(batch.words[sample]) if batch.words else []
+        words = [-1] * prompt + words + [-1] * (text - len(words))
+        frames = image.frame_of_row + (-1,) * text if image.frame_of_row else ()
+        return replace(image, roles=tuple(roles), word_of_row=tuple(words), frame_of_row=frames)
+
+    def layout_rule(self, site: str) -> str:
+        """The card's layout rule of a site (sites with one rule share their layouts)."""
+        if site not in self._sites:
+            expand(site, self._sites, self.name)  # raises with the list of sites
+        rule = self.card.layouts[split(site)[0]]
+        return rule(self.model) if callable(rule) else rule
+
+    def _image_layout(self, site: str, rule: str, batch: Batch | None, sample: int, size: tuple[int, int] | None) -> TokenLayout:
+        if size is None and batch is not None and batch.sizes:
+            size = batch.sizes[sample]
+        if size is None:
+            raise ValueError(f"{self.name} gives every image its own layout: {site}'s needs the image size (size=(W, H), or a batch made by make_batch)")
+        size = (int(size[0]), int(size[1]))
+        if rule == "lm":
+            return self._lm_layout(self.card.image_layout(self, "lm", size), batch, sample)
+        return self.card.image_layout(self, rule, size)
 
     def _image_rows(self) -> TokenLayout:
         """The visual prompt as the LM reads it: where the connector keeps the patch grid (LLaVA,
@@ -156,19 +198,33 @@ class Adapter:
         return self.info["queries"]
 
     # --- running it ---------------------------------------------------------------------------
-    def make_batch(self, pixel_values: torch.Tensor, texts: list[str] | None = None) -> Batch:
+    def pixels(self, images) -> Pixels:
+        """Images (PIL or HWC arrays) → the model's pixel inputs (`Pixels`)."""
+        sizes = [im.size if hasattr(im, "size") and not hasattr(im, "shape") else (im.shape[1], im.shape[0]) for im in images]
+        if self.per_image:
+            values, extra = self.preprocess.inputs(images)
+            return Pixels(values, extra, [tuple(map(int, s)) for s in sizes])
+        return Pixels(self.preprocess(images), {}, [tuple(map(int, s)) for s in sizes])
+
+    def make_batch(self, pixel_values: torch.Tensor | Pixels, texts: list[str] | None = None) -> Batch:
         """Pixels (+ texts, tokenised with the model's tokenizer) into a `Batch`.
 
         For an LM that reads the visual prompt in place of image placeholder tokens, the
-        placeholders come first, then the text.
+        placeholders come first, then the text. A per-image model needs `Pixels` (`pixels(images)`).
         """
-        batch = self._prompt_batch(pixel_values, texts)
+        pixels = pixel_values if isinstance(pixel_values, Pixels) else Pixels(pixel_values, {}, [])
+        if self.per_image and not pixels.sizes:
+            raise ValueError(f"{self.name} gives every image its own layout: make its batches from adapter.pixels(images)")
+        batch = self._prompt_batch(pixels, texts)
+        batch.extra = dict(pixels.extra)
         if self.card.extra_inputs is not None:
-            batch.extra = self.card.extra_inputs(self, batch, texts)
+            batch.extra.update(self.card.extra_inputs(self, batch, texts))
         return batch
 
-    def _prompt_batch(self, pixel_values: torch.Tensor, texts: list[str] | None) -> Batch:
-        batch = Batch(pixel_values=pixel_values)
+    def _prompt_batch(self, pixels: Pixels, texts: list[str] | None) -> Batch:
+        batch = Batch(pixel_values=pixels.values, sizes=list(pixels.sizes))
+        if self.per_image:
+            return self._per_image_prompt(batch, texts)
         if texts is not None and self.tokenizer is None:
             raise ValueError(f"{self.name} has no tokenizer; pass token ids through Batch.input_ids")
         if self.card.prompt is None:
@@ -179,16 +235,35 @@ class Adapter:
         q = 0 if self.card.prompt == "cross" else self._query_count()
         placeholders = [self.card.image_token(self.model)] * q if self.card.prompt == "placeholders" else []
         rows, words = [], []
-        for i in range(pixel_values.shape[0]):
+        for i in range(len(texts) if texts is not None else pixels.values.shape[0]):
             ids, word_ids = ([], []) if texts is None else self._tokenise(texts[i])
             rows.append(placeholders + ids)
             words.append(word_ids)
+        self._pad_rows(batch, rows)
+        batch.prompt_length = q
+        batch.words = words
+        return batch
+
+    def _pad_rows(self, batch: Batch, rows: list[list[int]]) -> None:
+        """Token id rows → the batch's ``input_ids`` and ``attention_mask``, padded on the right."""
         length = max(len(r) for r in rows)
         pad = getattr(self.tokenizer, "pad_token_id", None) or 0
         batch.input_ids = torch.tensor([r + [pad] * (length - len(r)) for r in rows])
         batch.attention_mask = torch.tensor([[1] * len(r) + [0] * (length - len(r)) for r in rows])
-        batch.prompt_length = q
-        batch.words = words
+
+    def _per_image_prompt(self, batch: Batch, texts: list[str] | None) -> Batch:
+        """Each image's own prompt tokens (as many as its LM image rows), then its text."""
+        if self.card.prompt is None:
+            return batch
+        rows, words, lengths = [], [], []
+        for i, size in enumerate(batch.sizes):
+            prompt = self.card.image_prompt(self, self.card.image_layout(self, "lm", size))
+            ids, word_ids = ([], []) if texts is None else self._tokenise(texts[i])
+            rows.append(list(prompt) + ids)
+            words.append(word_ids)
+            lengths.append(len(prompt))
+        self._pad_rows(batch, rows)
+        batch.prompt_lengths, batch.words = lengths, words
         return batch
 
     def _tokenise(self, text: str) -> tuple[list[int], list[int]]:
@@ -198,7 +273,23 @@ class Adapter:
 
     def forward_sites(self, batch: Batch, sites: list[str]) -> dict[str, torch.Tensor]:
         """Run one pass and return each requested site as a tensor (B, rows, dim) or (B, Q, K)."""
+        if self.per_image:
+            raise ValueError(f"{self.name} gives every image its own rows: read its sites with forward_images (one tensor per image)")
+        return self._run(batch, expand(sites, self._sites, self.name))
+
+    def forward_images(self, batch: Batch, sites: list[str]) -> dict[str, list[torch.Tensor]]:
+        """Run one pass and return each requested site as one (rows_i, dim) tensor per image, its rows those of
+        ``layout(site, batch, i)`` (hooks that stack frames or flatten the batch are split back per image)."""
         sites = expand(sites, self._sites, self.name)
+        if not self.per_image:
+            return {site: list(t) for site, t in self._run(batch, sites).items()}
+        out = {}
+        for site, x in self._run(batch, sites).items():
+            counts = [len(self.layout(site, batch, i)) for i in range(len(batch.sizes))]
+            out[site] = _per_image(x, counts, self.card.packing.get(split(site)[0], "batch"), f"{self.name} {site}")
+        return out
+
+    def _run(self, batch: Batch, sites: list[str]) -> dict[str, torch.Tensor]:
         if self.card.prompt == "cross" and batch.input_ids is None and any(s.startswith("lm.") for s in sites):
             raise ValueError(f"{self.name} reads the image by cross-attention: its lm.* rows are text rows, so they need texts")
         needed: dict[str, tuple[nn.Module, Tap]] = {}
@@ -252,6 +343,21 @@ class Adapter:
                              + (" (an image encoder has none)" if self.card.prompt is None else ""))
         return self.card.trainable(self)
 
-    def extract(self, images, sites: list[str] | str, texts: list[str] | None = None) -> dict[str, torch.Tensor]:
-        """Images (PIL or arrays, + optional texts) → {site: tensor}; see `forward_sites`."""
-        return self.forward_sites(self.make_batch(self.preprocess(images), texts), sites if isinstance(sites, list) else [sites])
+    def extract(self, images, sites: list[str] | str, texts: list[str] | None = None) -> dict:
+        """Images (PIL or arrays, + optional texts) → {site: tensor} (`forward_sites`), or for a per-image model
+        {site: [tensor per image]} (`forward_images`)."""
+        batch, sites = self.make_batch(self.pixels(images), texts), sites if isinstance(sites, list) else [sites]
+        return self.forward_images(batch, sites) if self.per_image else self.forward_sites(batch, sites)
+
+
+def _per_image(x: torch.Tensor, counts: list[int], packing: str, what: str) -> list[torch.Tensor]:
+    """A hook's batch tensor as one (rows_i, dim) tensor per image, ``counts`` rows each (their layouts' lengths)."""
+    if packing == "frames":
+        x = x.reshape(-1, *x.shape[2:])
+    if packing in ("frames", "flat"):
+        if x.shape[0] != sum(counts):
+            raise RuntimeError(f"{what}: {x.shape[0]} rows in the hook's output, {sum(counts)} in the images' layouts {counts}")
+        return list(torch.split(x, counts))
+    if x.shape[0] != len(counts) or x.shape[1] < max(counts):
+        raise RuntimeError(f"{what}: a {tuple(x.shape)} output cannot hold {len(counts)} images of {counts} rows")
+    return [x[i, :n] for i, n in enumerate(counts)]

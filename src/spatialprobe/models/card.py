@@ -110,6 +110,17 @@ class Card:
     """``(adapter, batch, texts) → {name: tensor}``: model inputs beyond pixels and ids, carried by the batch."""
     trainable: Callable[[Any], Any] | None = None
     """``adapter → Trainable``: the connector as the joint protocol trains it (`models.trainable`)."""
+    images: Callable[[dict], Any] | None = None
+    """Tiled and dynamic-resolution families: ``preprocessor_config.json`` → their `imaging.PerImage` preprocessing;
+    every image then has its own layouts (``image_layout``) and a batch's hooks are split back per image (``packing``)."""
+    image_layout: Callable[[Any, str, tuple[int, int]], Any] | None = None
+    """``(adapter, rule, size) → TokenLayout`` of a site whose ``layouts`` rule is ``rule``, for an image of ``size``
+    (W, H); rule ``lm`` gives the image's rows in the LM's input."""
+    image_prompt: Callable[[Any, Any], list[int]] | None = None
+    """``(adapter, lm image layout) → token ids``: what stands for one image in the LM's input, a token per row."""
+    packing: dict[str, str] = field(default_factory=dict)
+    """How a batch of a per-image family sits in a site's hook, per site stem: ``frames`` (Σ frames, N, d — every
+    image's frames stacked), ``flat`` (Σ rows, d — no batch dimension); otherwise (B, rows, d), each image's rows first."""
 
 
 def _pixels_only(model, batch):

@@ -21,15 +21,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PIL import Image
 
 from spatialprobe.geometry import FrameMap
+from spatialprobe.models.imaging import PerImage
 from spatialprobe.models.layout import TokenLayout
 from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError
 
 
 @dataclass(frozen=True)
-class DynamicResize:
+class DynamicResize(PerImage):
     patch: int
     merge: int
     min_pixels: int
@@ -54,7 +56,7 @@ class DynamicResize:
             hb, wb = math.ceil(h * beta / factor) * factor, math.ceil(w * beta / factor) * factor
         return wb, hb
 
-    def frame_map(self, size: tuple[int, int]) -> FrameMap:
+    def resize_map(self, size: tuple[int, int]) -> FrameMap:
         """Image pixels → the resized input's pixels (a stretch to `resized`)."""
         return FrameMap.resize(tuple(size), self.resized(size))
 
@@ -93,16 +95,19 @@ class DynamicResize:
 
     def layout(self, size: tuple[int, int], order: str = "patches", window: int = 112) -> TokenLayout:
         """The `TokenLayout` of an image of ``size`` at a site: ``patches`` (the patch embedding, merge-window
-        order), ``windows`` (Qwen2.5-VL's blocks, window order) or ``merged`` (the merger's output, one row per
-        ``merge × merge`` window, raster order)."""
+        order), ``windows`` (Qwen2.5-VL's blocks, window order), ``merged`` (the merger's output, one row per
+        ``merge × merge`` window, raster order) or ``merged_windows`` (Qwen2.5-VL's merger, before the tower puts
+        its output back in raster order)."""
         rows, cols = self.grid(size)
         input_size = self.resized(size)
-        if order == "merged":
+        if order in ("merged", "merged_windows"):
             cells, grid = self.merged_cells(size), (rows // self.merge, cols // self.merge)
+            if order == "merged_windows":
+                cells = cells[self.window_order(size, window)]
         elif order in ("patches", "windows"):
             cells, grid = (self.cells(size) if order == "patches" else self.window_cells(size, window)), (rows, cols)
         else:
-            raise ValueError(f"order {order!r}; valid: patches, windows, merged")
+            raise ValueError(f"order {order!r}; valid: patches, windows, merged, merged_windows")
         return TokenLayout(("patch",) * len(cells), grid, input_size, tuple(map(tuple, cells.tolist())))
 
     def pixels(self, image) -> np.ndarray:
@@ -114,6 +119,27 @@ class DynamicResize:
         patches = x.reshape(c, h // p // m, m, p, w // p // m, m, p).transpose(1, 4, 2, 5, 0, 3, 6)
         patches = np.broadcast_to(patches[:, :, :, :, :, None], (*patches.shape[:5], self.temporal, p, p))
         return np.ascontiguousarray(patches.reshape((h // p) * (w // p), c * self.temporal * p * p))
+
+    def frame_maps(self, size: tuple[int, int]) -> list[FrameMap]:
+        return [self.resize_map(size)]
+
+    def inputs(self, images) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """A batch as Qwen2-VL takes it: every image's patch rows in one (Σ rows, dim) tensor, and ``image_grid_thw``."""
+        ims = [(im if isinstance(im, Image.Image) else Image.fromarray(np.asarray(im))) for im in images]
+        grids = [self.grid(im.size) for im in ims]
+        return torch.from_numpy(np.concatenate([self.pixels(im) for im in ims])), {"image_grid_thw": torch.tensor([[1, r, c] for r, c in grids])}
+
+    def describe(self) -> str:
+        return (f"dynamic resolution: each image resized to its own multiple of {self.patch * self.merge} pixels within "
+                f"[{self.min_pixels}, {self.max_pixels}] pixels, {self.patch}-pixel patches merged {self.merge}×{self.merge}")
+
+    def to_json(self) -> dict:
+        return {"kind": "dynamic", "patch": self.patch, "merge": self.merge, "min_pixels": self.min_pixels, "max_pixels": self.max_pixels,
+                "temporal": self.temporal, "frame": self.frame.to_json()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> DynamicResize:
+        return cls(int(d["patch"]), int(d["merge"]), int(d["min_pixels"]), int(d["max_pixels"]), Preprocess.from_json(d["frame"]), int(d["temporal"]))
 
     @classmethod
     def from_hf(cls, cfg: dict) -> DynamicResize:

@@ -8,7 +8,9 @@ import numpy as np
 
 from spatialprobe.geometry import FrameMap
 
-ROLES = ("cls", "register", "patch", "query", "latent", "image", "newline", "text", "pad")
+ROLES = ("cls", "register", "patch", "query", "latent", "image", "newline", "marker", "text", "pad")
+"""``newline``: a row ending a row of patches (LLaVA-NeXT); ``marker``: a token that delimits the image or names a
+tile (Qwen2-VL's vision_start / vision_end, Idefics3's ``<row_1_col_1>``)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,28 @@ class TokenLayout:
         for k, fmap in enumerate(frame_map):
             out[frame == k] = fmap.inverse().map_boxes(boxes[frame == k])
         return out
+
+    def to_codes(self) -> np.ndarray:
+        """(rows, 4) int16: role (index in `ROLES`), frame (-1: none), patch row and col (-1: not a patch) — how a
+        store keeps each scene's own layout (`from_codes`)."""
+        codes = np.full((len(self), 4), -1, np.int16)
+        codes[:, 0] = [ROLES.index(r) for r in self.roles]
+        if self.frame_of_row:
+            codes[:, 1] = self.frame_of_row
+        patches = self.rows("patch")
+        if patches.size:
+            codes[patches, 2:] = np.array(self.patch_cells, np.int16).reshape(-1, 2)
+        return codes
+
+    @classmethod
+    def from_codes(cls, codes: np.ndarray, grid: tuple[int, int] | None, input_size: tuple[int, int] | None) -> TokenLayout:
+        """Inverse of `to_codes`, given the layout's grid and input size."""
+        codes = np.asarray(codes)
+        roles = tuple(ROLES[int(k)] for k in codes[:, 0])
+        cells = tuple((int(r), int(c)) for r, c in codes[codes[:, 0] == ROLES.index("patch"), 2:])
+        framed = bool(len(codes)) and bool((codes[:, 1] != -1).any())
+        return cls(roles, grid if cells else None, input_size if cells else None, cells,
+                   frame_of_row=tuple(int(f) for f in codes[:, 1]) if framed else ())
 
     def to_json(self) -> dict:
         d = {"roles": list(self.roles)}

@@ -182,7 +182,7 @@ def _load_hf(spec: str, target: str, dtype: str, device: str, trust_remote_code:
     if card.submodule and hasattr(model, card.submodule):
         model = getattr(model, card.submodule)
     try:
-        preprocess, note = _hf_preprocess(target, model)
+        preprocess, note = _hf_preprocess(target, model, card)
         adapter = Adapter(
             spec,
             model.to(device),
@@ -238,8 +238,12 @@ def _hf_file(target: str, name: str) -> Path | None:
     return Path(found) if isinstance(found, str) else None
 
 
-def _hf_preprocess(target: str, model) -> tuple[Preprocess, str]:
+def _hf_preprocess(target: str, model, card: Card):
     path = _hf_file(target, "preprocessor_config.json")
+    if card.images is not None:
+        if path is None:
+            raise PreprocessError(f"the {card.family} family tiles images or gives each its own resolution: its preprocessor_config.json is needed")
+        return card.images(json.loads(path.read_text())), f"from {path.name}"
     if path is not None:
         return Preprocess.from_hf(json.loads(path.read_text())), f"from {path.name}"
     vision = getattr(model.config, "vision_config", model.config)

@@ -29,7 +29,8 @@ PROCESSORS = ("CLIPImageProcessor", "BlipImageProcessor", "ViTImageProcessor", "
 """Hugging Face image processors (and their ``…Pil`` / ``…Fast`` twins) made of the steps above."""
 TILING = ("LlavaNextImageProcessor", "LlavaOnevisionImageProcessor", "Idefics2ImageProcessor", "Idefics3ImageProcessor",
           "SmolVLMImageProcessor", "Qwen2VLImageProcessor", "Qwen2_5_VLImageProcessor", "Siglip2ImageProcessor")
-"""Processors that tile an image or give it its own resolution: one grid per model cannot describe them (issue 20)."""
+"""Processors that tile an image or give it its own resolution: one grid per model cannot describe them (the cards of
+such families read them through `models.imaging.PerImage`)."""
 
 RESAMPLE = {0: Image.NEAREST, 1: Image.LANCZOS, 2: Image.BILINEAR, 3: Image.BICUBIC, 4: Image.BOX, 5: Image.HAMMING}
 
@@ -163,8 +164,9 @@ class Preprocess:
         """From a Hugging Face ``preprocessor_config.json`` of a processor in `PROCESSORS`."""
         kind = str(cfg.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
         if kind in TILING:
-            raise PreprocessError(f"{kind} tiles the image or gives it its own resolution; spatialprobe maps one frame per image "
-                                  "so far (tiled and dynamic-resolution models are issue 20)")
+            raise PreprocessError(f"{kind} tiles the image or gives it its own resolution, and this family's card maps one frame per "
+                                  "image (tiled and dynamic-resolution families have cards that read them: llava_next, qwen2_vl, qwen2_5_vl; "
+                                  "the others are issue 20)")
         if kind and kind not in PROCESSORS:
             raise PreprocessError(f"image processor {kind!r}: its steps are not known to spatialprobe, so boxes could not be mapped "
                                   f"through it; supported: {', '.join(PROCESSORS)}")

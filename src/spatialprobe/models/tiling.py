@@ -20,9 +20,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PIL import Image
 
 from spatialprobe.geometry import Box, FrameMap, GridCoverage
+from spatialprobe.models.imaging import PerImage
 from spatialprobe.models.layout import TokenLayout
 from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError
 
@@ -40,7 +42,7 @@ class Frame:
 
 
 @dataclass(frozen=True)
-class Tiling:
+class Tiling(PerImage):
     pinpoints: tuple[tuple[int, int], ...]
     """Candidate resolutions, (height, width) as HF lists them."""
     tile: int
@@ -145,6 +147,30 @@ class Tiling:
                 frames.append(canvas.crop((col * self.tile, row * self.tile, (col + 1) * self.tile, (row + 1) * self.tile)))
         return np.stack([self.frame.pixels(f) for f in frames])
 
+    def frame_maps(self, size: tuple[int, int]) -> list[FrameMap]:
+        return [f.fmap for f in self.frames(size)]
+
+    def inputs(self, images) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """A batch as ``LlavaNextForConditionalGeneration`` takes it: (B, most frames, 3, H, W) — an image with fewer
+        frames zero-padded, as HF's processor pads — and ``image_sizes`` (B, 2) as (height, width)."""
+        frames = [self.pixels(im) for im in images]
+        most = max(len(f) for f in frames)
+        pixels = np.zeros((len(frames), most, *frames[0].shape[1:]), np.float32)
+        for i, f in enumerate(frames):
+            pixels[i, : len(f)] = f
+        sizes = [_size(im) for im in images]
+        return torch.from_numpy(pixels), {"image_sizes": torch.tensor([[h, w] for w, h in sizes])}
+
+    def describe(self) -> str:
+        return f"anyres tiling: {self.tile}-pixel tiles of the best of {len(self.pinpoints)} resolutions, plus the image stretched to {self.base[0]}×{self.base[1]}; each frame: {self.frame.describe()}"
+
+    def to_json(self) -> dict:
+        return {"kind": "tiling", "pinpoints": [list(p) for p in self.pinpoints], "tile": self.tile, "base": list(self.base), "frame": self.frame.to_json()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> Tiling:
+        return cls(tuple(tuple(p) for p in d["pinpoints"]), int(d["tile"]), tuple(d["base"]), Preprocess.from_json(d["frame"]))
+
     @classmethod
     def from_hf(cls, cfg: dict) -> Tiling:
         """From a ``LlavaNextImageProcessor`` ``preprocessor_config.json``."""
@@ -164,3 +190,8 @@ class Tiling:
         if not pinpoints:
             raise PreprocessError("LlavaNextImageProcessor: no image_grid_pinpoints")
         return cls(pinpoints, tile, base, per_frame)
+
+
+def _size(image) -> tuple[int, int]:
+    """(W, H) of a PIL image or an HWC array."""
+    return image.size if isinstance(image, Image.Image) else (np.asarray(image).shape[1], np.asarray(image).shape[0])

@@ -21,20 +21,24 @@ def _forward(model, batch):
     return model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask)
 
 
+SITES = {
+    "vision.embed": Tap(f"{TOWER}.pre_layrnorm"),
+    "vision.layer.{i}": Tap(f"{TOWER}.encoder.layers.{{i}}"),
+    "vision.out": Derived("vision.layer.{last}", f"{TOWER}.post_layernorm"),
+    "connector.in": Tap("model.multi_modal_projector", kind="input", pick=0),
+    "connector.out": Tap("model.multi_modal_projector"),
+    "lm.layer.{i}": Tap("model.language_model.layers.{i}"),
+    "lm.out": Tap("model.language_model.norm"),
+}
+"""LLaVA's sites, which LLaVA-NeXT shares."""
+LAYOUTS = {**VLM_LAYOUTS, "connector.in": _projected, "connector.out": _projected}
+
 CARD = MODELS.register(
     "llava",
     Card(
         family="llava",
-        sites={
-            "vision.embed": Tap(f"{TOWER}.pre_layrnorm"),
-            "vision.layer.{i}": Tap(f"{TOWER}.encoder.layers.{{i}}"),
-            "vision.out": Derived("vision.layer.{last}", f"{TOWER}.post_layernorm"),
-            "connector.in": Tap("model.multi_modal_projector", kind="input", pick=0),
-            "connector.out": Tap("model.multi_modal_projector"),
-            "lm.layer.{i}": Tap("model.language_model.layers.{i}"),
-            "lm.out": Tap("model.language_model.norm"),
-        },
-        layouts={**VLM_LAYOUTS, "connector.in": _projected, "connector.out": _projected},
+        sites=SITES,
+        layouts=LAYOUTS,
         prefix=("cls",),
         patch_size=config_patch("vision_config"),
         forward=_forward,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from spatialprobe.geometry import acc_at, center_in_box, iou
-from spatialprobe.models.preprocess import Preprocess
+from spatialprobe.models import imaging
 from spatialprobe.probing.items import Items
 from spatialprobe.probing.tasks._base import items_from, object_lookup, object_type, overlap_group, scene_index, size_group
 from spatialprobe.probing.tasks._view import View
@@ -13,7 +13,7 @@ from spatialprobe.probing.tasks._view import View
 
 def model_frame(store, scene) -> tuple[int, int]:
     """The model's input frame for this scene's image."""
-    return Preprocess.from_json(store.manifest["components"]["preprocess"]).input_size(scene.frame)
+    return imaging.from_json(store.manifest["components"]["preprocess"]).input_size(scene.frame)
 
 
 def expression_items(scenes, store, target_fn, task: str, dtype=np.float64) -> Items:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spatialprobe.models.preprocess import Preprocess
+from spatialprobe.models import imaging
 
 
 class View:
@@ -11,7 +11,7 @@ class View:
     features: such items are left out, and counted in one warning per task build."""
 
     def __init__(self, store, task: str):
-        self.preprocess = Preprocess.from_json(store.manifest["components"]["preprocess"])
+        self.preprocess = imaging.from_json(store.manifest["components"]["preprocess"])
         self.task, self.outside = task, 0
 
     def of(self, scene, obj) -> str | None:

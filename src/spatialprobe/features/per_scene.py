@@ -1,0 +1,57 @@
+"""What a store keeps for a per-image model (tiled or dynamic-resolution): each scene's own layout, and each
+object's coverage of that scene's patch rows in every frame that sees it.
+
+Sites that share a layout rule (every ``vision.layer.*`` of a tower) share one table: per shard,
+``layouts/<shard>.<rule>.npy`` holds each scene's `TokenLayout.to_codes` rows (ragged, with an offsets index) and
+``layouts/<shard>.<rule>.grid.npy`` its grid and input size; ``objects/<shard>.cells.<rule>.npy`` holds, per object,
+one (area coverage, nearest) pair per patch row of its scene's layout, in the layout's patch-row order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spatialprobe.geometry import GridCoverage
+from spatialprobe.models.layout import TokenLayout
+from spatialprobe.features.store import Ragged
+
+
+@dataclass(frozen=True)
+class SceneLayouts:
+    """The layout of a site whose scenes each have their own: ``rule`` names the stored per-scene table."""
+
+    rule: str
+
+    def to_json(self) -> dict:
+        return {"per_scene": self.rule}
+
+
+def layout_table(layouts: list[TokenLayout]) -> tuple[Ragged, np.ndarray]:
+    """One layout per scene → (codes as `Ragged`, (scenes, 4) int32 grid rows, cols, input width, height; -1: no grid)."""
+    grids = np.array([[*(l.grid or (-1, -1)), *(l.input_size or (-1, -1))] for l in layouts], np.int32).reshape(-1, 4)
+    return Ragged.of([l.to_codes() for l in layouts]), grids
+
+
+def layout_of(codes: np.ndarray, grid: np.ndarray) -> TokenLayout:
+    """One scene's layout back from its stored codes and grid row."""
+    rows, cols, w, h = (int(v) for v in grid)
+    return TokenLayout.from_codes(codes, (rows, cols) if rows > 0 else None, (w, h) if w > 0 else None)
+
+
+def row_coverage(layout: TokenLayout, frame_maps, size: tuple[int, int], masks: np.ndarray) -> np.ndarray:
+    """(objects, patch rows, 2) float32: each mask's covered fraction of each patch row's patch (in that row's frame)
+    and whether it covers the patch centre — the per-frame coverage `features.pools` reads for an object."""
+    patch = layout.rows("patch")
+    out = np.zeros((len(masks), len(patch), 2), np.float32)
+    if not len(patch) or not len(masks):
+        return out
+    frames = np.array(layout.frame_of_row)[patch] if layout.frame_of_row else np.zeros(len(patch), int)
+    cells = np.array(layout.patch_cells).reshape(-1, 2)
+    for k in np.unique(frames):
+        grid = GridCoverage(tuple(size), layout.grid, frame_maps[k])
+        sel = np.flatnonzero(frames == k)
+        out[:, sel, 0] = grid.area(masks)[:, cells[sel, 0], cells[sel, 1]]
+        out[:, sel, 1] = grid.nearest(masks)[:, cells[sel, 0], cells[sel, 1]] > 0
+    return out
