@@ -156,7 +156,7 @@ def _object_rows(store, site, objects, items, mode: str) -> list[np.ndarray]:
 
 
 def _own_role_rows(store, site, row: int, role: str) -> np.ndarray:
-    rows = store.layout(site, int(row)).rows(role)
+    rows = store.role_rows(site, int(row), role)
     if rows.size == 0:
         raise PoolError(f"site {site} has no {role!r} rows in scene row {row}")
     return rows

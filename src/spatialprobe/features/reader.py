@@ -14,7 +14,7 @@ import torch
 from spatialprobe.features.key import FORMAT
 from spatialprobe.features.per_scene import SceneLayouts, layout_of
 from spatialprobe.features.store import OBJECT_PARTS, Ragged, StoreError, shard_name
-from spatialprobe.models.layout import TokenLayout
+from spatialprobe.models.layout import ROLES, TokenLayout
 from spatialprobe.scenes.files import sha256_file
 
 
@@ -106,10 +106,21 @@ class FeatureStore:
         layout = self.layouts[self._site(site)]
         if not isinstance(layout, SceneLayouts):
             return layout
-        codes = self._scene_table(f"layouts/{{shard}}.{layout.rule}")
         grids = self._key(f"grid.{layout.rule}", lambda: [np.asarray(self._load(f"layouts/{shard_name(r['shard'])}.{layout.rule}.grid.npy")) for r in self._shards])
         k = int(np.searchsorted(self._starts, row, side="right") - 1)
-        return layout_of(codes[k][int(row - self._starts[k])], grids[k][int(row - self._starts[k])])
+        return layout_of(self._codes(layout.rule, row), grids[k][int(row - self._starts[k])])
+
+    def role_rows(self, site: str, row: int, role: str) -> np.ndarray:
+        """Indices of scene ``row``'s rows of a site that have ``role`` (`layout(site, row).rows(role)`, without building it)."""
+        layout = self.layouts[self._site(site)]
+        if not isinstance(layout, SceneLayouts):
+            return layout.rows(role)
+        return np.flatnonzero(self._codes(layout.rule, row)[:, 0] == ROLES.index(role))
+
+    def _codes(self, rule: str, row: int) -> np.ndarray:
+        tables = self._scene_table(f"layouts/{{shard}}.{rule}")
+        k = int(np.searchsorted(self._starts, row, side="right") - 1)
+        return tables[k][int(row - self._starts[k])]
 
     def _key(self, key: str, make):
         if key not in self._maps:
