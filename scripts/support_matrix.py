@@ -42,6 +42,7 @@ CLASSES = {
     "llava": "LlavaForConditionalGeneration", "llava-pad": "LlavaForConditionalGeneration + LlavaImageProcessor(do_pad)",
     "paligemma": "PaliGemmaForConditionalGeneration", "kosmos-2": "Kosmos2ForConditionalGeneration",
     "idefics": "IdeficsForVisionText2Text", "llava-next": "LlavaNextForConditionalGeneration",
+    "llava-onevision": "LlavaOnevisionForConditionalGeneration",
     "qwen2-vl": "Qwen2VLForConditionalGeneration", "qwen2.5-vl": "Qwen2_5_VLForConditionalGeneration",
 }
 NOTES = {
@@ -57,6 +58,7 @@ NOTES = {
     "kosmos-2": "partial: the visual prompt enters without Kosmos-2's `<image>…</image>` wrapper tokens",
     "idefics": "partial: lm.* are text rows (gated cross-attention), read with texts only; connector.attn recomputed",
     "llava-next": "anyres frames (base + tiles) per image; LM rows: base grid, unpadded tiles, newlines; no trainable connector yet",
+    "llava-onevision": "as LLaVA-NeXT on a SigLIP tower; a tile grid past anyres_max is shrunk by HF: those LM rows have no cell; one image per sample",
     "qwen2-vl": "a grid per image; merge-window row order; LM rows between vision markers; no trainable connector yet",
     "qwen2.5-vl": "as Qwen2-VL, blocks and merger in window order; no trainable connector yet",
 }

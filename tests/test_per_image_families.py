@@ -13,9 +13,10 @@ import torch
 from PIL import Image
 
 from spatialprobe.models import load_model
-from tiny_hf import noise_image, save_llava_next, save_qwen
+from tiny_hf import noise_image, save_llava_next, save_llava_onevision, save_qwen
 
-SAVERS = {"llava-next": save_llava_next, "qwen2-vl": partial(save_qwen, version="2"), "qwen2.5-vl": partial(save_qwen, version="2.5")}
+SAVERS = {"llava-next": save_llava_next, "llava-onevision": save_llava_onevision, "qwen2-vl": partial(save_qwen, version="2"),
+          "qwen2.5-vl": partial(save_qwen, version="2.5")}
 SIZES = [(90, 30), (50, 50), (30, 90)]
 TEXTS = ["the red circle", "a blue square is left of the circle", "where"]
 
@@ -54,7 +55,7 @@ def test_per_image_sites_equal_the_models_own_outputs(family, per_image_dirs):
     inputs = _processor(per_image_dirs[name])(images=images, return_tensors="pt")
     model = adapter.model
     with torch.inference_mode():
-        if name == "llava-next":
+        if name.startswith("llava"):
             frames = [len(adapter.preprocess.frames(im.size)) for im in images]
             tower = model.model.vision_tower(torch.cat([p[:n] for p, n in zip(inputs["pixel_values"], frames)]), output_hidden_states=True).hidden_states
             vision = {"vision.embed": tower[0], **{f"vision.layer.{i}": tower[i + 1] for i in range(len(tower) - 1)}}
@@ -187,7 +188,7 @@ def test_a_bright_marker_lands_on_the_rows_each_sites_layout_names(name, per_ima
         embeds = seen[-1][k, : len(layout)]
         assert _check_marker(layout, fmaps, embeds, size, box, f"{name} LM input {size}") > 0
         specials = [i for i, role in enumerate(layout.roles) if role in ("newline", "marker")]
-        if name == "llava-next":
+        if name.startswith("llava"):
             expected = adapter.model.model.image_newline.expand(len(specials), -1)
         else:
             cfg = adapter.model.config

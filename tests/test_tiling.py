@@ -1,5 +1,5 @@
 """LLaVA-NeXT's anyres tiling (issue 20, frames): each image's frames are pixel-equal to HF's
-LlavaNextImageProcessor, and a box maps into every frame where HF's pixels put it."""
+LlavaNextImageProcessor (and LlavaOnevisionImageProcessor), and a box maps into every frame where HF's pixels put it."""
 
 from __future__ import annotations
 
@@ -15,12 +15,18 @@ PINPOINTS = [[32, 64], [64, 32], [64, 64], [96, 32], [32, 96]]
 SIZES = [(90, 30), (30, 90), (50, 50), (64, 33), (17, 80), (200, 120)]
 
 
-@pytest.fixture(scope="module")
-def processor(tmp_path_factory):
-    from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
+@pytest.fixture(scope="module", params=["llava-next", "llava-onevision"])
+def processor(request, tmp_path_factory):
+    """LLaVA-NeXT's processor (shortest-edge resize + crop per frame) or LLaVA-OneVision's (an exact resize per frame)."""
+    if request.param == "llava-next":
+        from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
 
-    proc = LlavaNextImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, image_grid_pinpoints=PINPOINTS)
-    return proc, Tiling.from_hf(saved_config(proc, tmp_path_factory.mktemp("llava-next")))
+        proc = LlavaNextImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, image_grid_pinpoints=PINPOINTS)
+    else:
+        from transformers.models.llava_onevision.image_processing_pil_llava_onevision import LlavaOnevisionImageProcessorPil
+
+        proc = LlavaOnevisionImageProcessorPil(size={"height": 32, "width": 32}, image_grid_pinpoints=PINPOINTS)
+    return proc, Tiling.from_hf(saved_config(proc, tmp_path_factory.mktemp(request.param)))
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -284,6 +284,20 @@ def save_llava_next(directory: Path) -> Path:
     return _save_vlm(directory, LlavaNextForConditionalGeneration(cfg), processor)
 
 
+def save_llava_onevision(directory: Path) -> Path:
+    """LLaVA-OneVision: a SigLIP tower (32-pixel frames, 8-pixel patches), LLaVA-NeXT's pinpoints, a Qwen2 LM."""
+    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration
+    from transformers.models.llava_onevision.image_processing_pil_llava_onevision import LlavaOnevisionImageProcessorPil
+
+    tokenizer = tiny_tokenizer()
+    pinpoints = [[32, 64], [64, 32], [64, 64], [96, 32], [32, 96]]
+    cfg = LlavaOnevisionConfig(vision_config={**VISION, "image_size": 32, "model_type": "siglip_vision_model"}, text_config=dict(model_type="qwen2", **_lm(tokenizer)),
+                               image_grid_pinpoints=pinpoints, image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
+    torch.manual_seed(0)
+    processor = LlavaOnevisionImageProcessorPil(size={"height": 32, "width": 32}, image_grid_pinpoints=pinpoints)
+    return _save_vlm(directory, LlavaOnevisionForConditionalGeneration(cfg), processor)
+
+
 def save_qwen(directory: Path, version: str = "2") -> Path:
     """Qwen2-VL (``version="2"``) or Qwen2.5-VL (``"2.5"``, 56-pixel attention windows, block 1 full attention): 14-pixel
     patches merged 2×2, images resized within [56², 28² · 40] pixels, a Qwen2 LM with multimodal RoPE."""

@@ -123,6 +123,20 @@ class Card:
     image's frames stacked), ``flat`` (Σ rows, d — no batch dimension); otherwise (B, rows, d), each image's rows first."""
 
 
+def projector_vlm_sites(embed: Tap, out: Tap | Derived, tower: str = "model.vision_tower") -> dict[str, Tap | Derived]:
+    """The sites of a VLM made of ``model.vision_tower`` (its ``encoder.layers``), ``model.multi_modal_projector`` and
+    ``model.language_model`` (LLaVA, PaliGemma, LLaVA-NeXT, LLaVA-OneVision); ``embed`` and ``out`` are the tower's own."""
+    return {
+        "vision.embed": embed,
+        "vision.layer.{i}": Tap(f"{tower}.encoder.layers.{{i}}"),
+        "vision.out": out,
+        "connector.in": Tap("model.multi_modal_projector", kind="input", pick=0),
+        "connector.out": Tap("model.multi_modal_projector"),
+        "lm.layer.{i}": Tap("model.language_model.layers.{i}"),
+        "lm.out": Tap("model.language_model.norm"),
+    }
+
+
 def _pixels_only(model, batch):
     return model(pixel_values=batch.pixel_values)
 

@@ -109,10 +109,14 @@ class Tiling(PerImage):
             raise PreprocessError(f"a {w}×{h} frame is not a whole number of {patch}-pixel patches")
         return TokenLayout.framed([TokenLayout.vision(tuple(prefix), (h // patch, w // patch), (w, h))] * len(frames))
 
-    def lm_layout(self, size: tuple[int, int], patch: int) -> TokenLayout:
+    def lm_layout(self, size: tuple[int, int], patch: int, max_tiles: int | None = None) -> TokenLayout:
         """The image's rows as LLaVA-NeXT's LM reads them (HF's ``pack_image_features``, CLS dropped): the base frame's
         patches, then the tiles' patches as one grid — its padding rows or columns cut away (``unpad_image``) — row by
-        row, each row followed by an ``image_newline`` row. Patch rows carry their frame and cell."""
+        row, each row followed by an ``image_newline`` row. Patch rows carry their frame and cell.
+
+        ``max_tiles`` (LLaVA-OneVision's ``anyres_max_<n>``): where the unpadded grid holds more than 1.1 × that many
+        frames' patches, HF shrinks it by bilinear interpolation; its rows then mix several cells and are ``image``
+        rows, with no cell of their own."""
         w, h = self.frames(size)[0].fmap.dst
         g = h // patch, w // patch
         canvas = self.best_resolution(size)
@@ -125,6 +129,12 @@ class Tiling(PerImage):
             pad = (cols - int(round(size[0] * rows / size[1], 7))) // 2
             keep_rows, keep_cols = range(rows), range(pad, cols - pad)
         roles, cells, frames = ["patch"] * (g[0] * g[1]), [(r, c) for r in range(g[0]) for c in range(g[1])], [0] * (g[0] * g[1])
+        ratio = math.sqrt(len(keep_rows) * len(keep_cols) / (max_tiles * g[0] ** 2)) if max_tiles else 0.0
+        if ratio > 1.1:  # interpolated: rows of no single cell
+            for _ in range(int(len(keep_rows) // ratio)):
+                roles += ["image"] * int(len(keep_cols) // ratio) + ["newline"]
+                frames += [-1] * (int(len(keep_cols) // ratio) + 1)
+            return TokenLayout(tuple(roles), g, (w, h), tuple(cells), frame_of_row=tuple(frames))
         for R in keep_rows:
             for C in keep_cols:
                 roles.append("patch")
@@ -173,10 +183,11 @@ class Tiling(PerImage):
 
     @classmethod
     def from_hf(cls, cfg: dict) -> Tiling:
-        """From a ``LlavaNextImageProcessor`` ``preprocessor_config.json``."""
+        """From a ``LlavaNextImageProcessor`` or ``LlavaOnevisionImageProcessor`` ``preprocessor_config.json`` (the same
+        steps; OneVision's frames are an exact resize to ``size``, its tiles that size)."""
         kind = str(cfg.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
-        if kind != "LlavaNextImageProcessor":
-            raise PreprocessError(f"{kind or 'an image processor'}: not LLaVA-NeXT's anyres tiling")
+        if kind not in ("LlavaNextImageProcessor", "LlavaOnevisionImageProcessor"):
+            raise PreprocessError(f"{kind or 'an image processor'}: not LLaVA-NeXT's (or LLaVA-OneVision's) anyres tiling")
         size, crop = cfg.get("size", {}), cfg.get("crop_size") or {}
         if "height" in size and "width" in size:
             base = (int(size["width"]), int(size["height"]))

@@ -3,7 +3,7 @@ to ``hidden_states[vision_feature_layer]`` (the CLS row dropped under the ``defa
 Llama-family LM that reads the projected rows in place of its ``<image>`` placeholders. Both the
 CLIP processor and ``LlavaImageProcessor``'s pad-to-square are mapped (`Preprocess`)."""
 
-from spatialprobe.models.card import VLM_LAYOUTS, Card, Derived, Tap, config_patch
+from spatialprobe.models.card import VLM_LAYOUTS, Card, Derived, Tap, config_patch, projector_vlm_sites
 from spatialprobe.models.trainable import submodule
 from spatialprobe.registry import MODELS
 
@@ -21,15 +21,7 @@ def _forward(model, batch):
     return model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask)
 
 
-SITES = {
-    "vision.embed": Tap(f"{TOWER}.pre_layrnorm"),
-    "vision.layer.{i}": Tap(f"{TOWER}.encoder.layers.{{i}}"),
-    "vision.out": Derived("vision.layer.{last}", f"{TOWER}.post_layernorm"),
-    "connector.in": Tap("model.multi_modal_projector", kind="input", pick=0),
-    "connector.out": Tap("model.multi_modal_projector"),
-    "lm.layer.{i}": Tap("model.language_model.layers.{i}"),
-    "lm.out": Tap("model.language_model.norm"),
-}
+SITES = projector_vlm_sites(Tap(f"{TOWER}.pre_layrnorm"), Derived("vision.layer.{last}", f"{TOWER}.post_layernorm"))
 """LLaVA's sites, which LLaVA-NeXT shares."""
 LAYOUTS = {**VLM_LAYOUTS, "connector.in": _projected, "connector.out": _projected}
 

@@ -12,41 +12,50 @@ from spatialprobe.models.tiling import Tiling
 from spatialprobe.registry import MODELS
 
 
-def _layout(adapter, rule: str, size):
-    tiling, patch = adapter.preprocess, adapter.card.patch_size(adapter.model)
+def image_layout(adapter, rule: str, size):
+    """A site's rows for an image of ``size``: every frame's prefix (``vision``) and grid, or the LM's image rows."""
+    tiling, patch, cfg = adapter.preprocess, adapter.card.patch_size(adapter.model), adapter.model.config
     if rule == "lm":
-        if adapter.model.config.vision_feature_select_strategy != "default":
-            raise ValueError(f"{adapter.name}: LM rows under vision_feature_select_strategy="
-                             f"{adapter.model.config.vision_feature_select_strategy!r} are not mapped (only 'default')")
-        return tiling.lm_layout(size, patch)
-    return tiling.layout(size, patch, prefix=("cls",) if rule == "vision" else ())
+        if len(adapter.prefix) != (cfg.vision_feature_select_strategy == "default"):
+            raise ValueError(f"{adapter.name}: LM rows with vision_feature_select_strategy={cfg.vision_feature_select_strategy!r} "
+                             f"on a tower with prefix {adapter.prefix} are not mapped (the base frame would not be its patch grid)")
+        aspect = getattr(cfg, "vision_aspect_ratio", None)
+        return tiling.lm_layout(size, patch, int(aspect.removeprefix("anyres_max_")) if aspect else None)
+    return tiling.layout(size, patch, prefix=adapter.prefix if rule == "vision" else ())
 
 
-def _forward(model, batch):
+def image_prompt(adapter, layout) -> list[int]:
+    return [adapter.model.config.image_token_id] * len(layout)
+
+
+def forward(model, batch):
     sizes = batch.extra["image_sizes"]
     if batch.input_ids is None:
         return model.get_image_features(pixel_values=batch.pixel_values, image_sizes=sizes)
     return model(pixel_values=batch.pixel_values, image_sizes=sizes, input_ids=batch.input_ids, attention_mask=batch.attention_mask)
 
 
-FRAMES = ("vision.embed", "vision.layer", "vision.out", "connector.in", "connector.out")
+PACKING = dict.fromkeys(("vision.embed", "vision.layer", "vision.out", "connector.in", "connector.out"), "frames")
+"""The tower and the projector see every image's frames stacked."""
 
-CARD = MODELS.register(
-    "llava_next",
-    Card(
-        family="llava_next",
-        sites=SITES,
-        layouts=LAYOUTS,
-        prefix=("cls",),
+def anyres_card(family: str, model_class: str, sites: dict, layouts: dict, prefix: tuple[str, ...]) -> Card:
+    """The card of a LLaVA-NeXT-style family: anyres frames into a tower and projector, the packed rows into the LM."""
+    return Card(
+        family=family,
+        sites=sites,
+        layouts=layouts,
+        prefix=prefix,
         patch_size=config_patch("vision_config"),
-        forward=_forward,
-        model_types=("llava_next",),
-        model_classes={"llava_next": "LlavaNextForConditionalGeneration"},
+        forward=forward,
+        model_types=(family,),
+        model_classes={family: model_class},
         prompt="placeholders",
         image_token=lambda model: model.config.image_token_id,
         images=Tiling.from_hf,
-        image_layout=_layout,
-        image_prompt=lambda adapter, layout: [adapter.model.config.image_token_id] * len(layout),
-        packing=dict.fromkeys(FRAMES, "frames"),
-    ),
-)
+        image_layout=image_layout,
+        image_prompt=image_prompt,
+        packing=PACKING,
+    )
+
+
+CARD = MODELS.register("llava_next", anyres_card("llava_next", "LlavaNextForConditionalGeneration", SITES, LAYOUTS, ("cls",)))

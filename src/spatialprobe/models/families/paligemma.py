@@ -7,7 +7,7 @@ text are the prefix, as PaliGemma reads a prompt (``detect the red circle``)."""
 
 import torch
 
-from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch
+from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch, projector_vlm_sites
 from spatialprobe.models.trainable import submodule
 from spatialprobe.registry import MODELS
 
@@ -25,15 +25,7 @@ CARD = MODELS.register(
     "paligemma",
     Card(
         family="paligemma",
-        sites={
-            "vision.embed": Tap(f"{TOWER}.embeddings"),
-            "vision.layer.{i}": Tap(f"{TOWER}.encoder.layers.{{i}}"),
-            "vision.out": Tap(f"{TOWER}.post_layernorm"),
-            "connector.in": Tap("model.multi_modal_projector", kind="input", pick=0),
-            "connector.out": Tap("model.multi_modal_projector"),
-            "lm.layer.{i}": Tap("model.language_model.layers.{i}"),
-            "lm.out": Tap("model.language_model.norm"),
-        },
+        sites=projector_vlm_sites(Tap(f"{TOWER}.embeddings"), Tap(f"{TOWER}.post_layernorm")),
         layouts={**VLM_LAYOUTS, "connector.in": "vision", "connector.out": "vision"},
         prefix=(),
         patch_size=config_patch("vision_config"),
