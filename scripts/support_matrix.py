@@ -44,6 +44,7 @@ CLASSES = {
     "idefics": "IdeficsForVisionText2Text", "llava-next": "LlavaNextForConditionalGeneration",
     "llava-onevision": "LlavaOnevisionForConditionalGeneration",
     "qwen2-vl": "Qwen2VLForConditionalGeneration", "qwen2.5-vl": "Qwen2_5_VLForConditionalGeneration",
+    "idefics3": "Idefics3ForConditionalGeneration", "smolvlm": "SmolVLMForConditionalGeneration",
 }
 NOTES = {
     "dinov2": "grid from the 224-px crop, not config.image_size",
@@ -61,6 +62,8 @@ NOTES = {
     "llava-onevision": "as LLaVA-NeXT on a SigLIP tower; a tile grid past anyres_max is shrunk by HF: those LM rows have no cell; one image per sample",
     "qwen2-vl": "a grid per image; merge-window row order; LM rows between vision markers; no trainable connector yet",
     "qwen2.5-vl": "as Qwen2-VL, blocks and merger in window order; no trainable connector yet",
+    "idefics3": "crops + a global frame; connector.out pixel-shuffled (a grid per site); LM rows between row/col markers from the model's tokenizer",
+    "smolvlm": "Idefics3's modules, splitting and prompt",
 }
 
 

@@ -13,10 +13,11 @@ import torch
 from PIL import Image
 
 from spatialprobe.models import load_model
-from tiny_hf import noise_image, save_llava_next, save_llava_onevision, save_qwen
+from tiny_hf import noise_image, save_idefics3, save_llava_next, save_llava_onevision, save_qwen
 
 SAVERS = {"llava-next": save_llava_next, "llava-onevision": save_llava_onevision, "qwen2-vl": partial(save_qwen, version="2"),
-          "qwen2.5-vl": partial(save_qwen, version="2.5")}
+          "qwen2.5-vl": partial(save_qwen, version="2.5"), "idefics3": save_idefics3, "smolvlm": partial(save_idefics3, family="smolvlm")}
+SPLITTING = ("idefics3", "smolvlm")
 SIZES = [(90, 30), (50, 50), (30, 90)]
 TEXTS = ["the red circle", "a blue square is left of the circle", "where"]
 
@@ -52,10 +53,18 @@ def test_per_image_sites_equal_the_models_own_outputs(family, per_image_dirs):
     images = _images()
     batch = adapter.make_batch(adapter.pixels(images), TEXTS)
     ours = adapter.forward_images(batch, adapter.sites())
-    inputs = _processor(per_image_dirs[name])(images=images, return_tensors="pt")
+    inputs = _processor(per_image_dirs[name])(images=[[im] for im in images] if name in SPLITTING else images, return_tensors="pt")
     model = adapter.model
     with torch.inference_mode():
-        if name.startswith("llava"):
+        if name in SPLITTING:
+            frames = [len(adapter.preprocess.frame_maps(im.size)) for im in images]
+            tower = model.model.vision_model(pixel_values=torch.cat([p[:n] for p, n in zip(inputs["pixel_values"], frames)]), output_hidden_states=True)
+            vision = {"vision.embed": tower.hidden_states[0], **{f"vision.layer.{i}": tower.hidden_states[i + 1] for i in range(len(tower.hidden_states) - 1)},
+                      "vision.out": tower.last_hidden_state, "connector.out": model.model.connector(tower.last_hidden_state)}
+            vision = {site: torch.split(x.reshape(-1, x.shape[-1]), [n * x.shape[1] for n in frames]) for site, x in vision.items()}
+            lm = model(pixel_values=inputs["pixel_values"], pixel_attention_mask=inputs["pixel_attention_mask"], input_ids=batch.input_ids,
+                       attention_mask=batch.attention_mask, output_hidden_states=True).hidden_states
+        elif name.startswith("llava"):
             frames = [len(adapter.preprocess.frames(im.size)) for im in images]
             tower = model.model.vision_tower(torch.cat([p[:n] for p, n in zip(inputs["pixel_values"], frames)]), output_hidden_states=True).hidden_states
             vision = {"vision.embed": tower[0], **{f"vision.layer.{i}": tower[i + 1] for i in range(len(tower) - 1)}}
@@ -117,8 +126,8 @@ def _without_positions(adapter):
     Qwen2.5-VL, full attention in every block: identical patches then give identical rows wherever they sit, so a
     bright patch's rows can be told apart from every dark one at every site — while the row orders stay the model's."""
     model = adapter.model.model
-    if hasattr(model, "vision_tower"):
-        model.vision_tower.embeddings.position_embedding.weight.data.zero_()
+    if hasattr(model, "vision_tower") or hasattr(model, "vision_model"):
+        (getattr(model, "vision_tower", None) or model.vision_model).embeddings.position_embedding.weight.data.zero_()
     else:
         model.visual.rotary_pos_emb.inv_freq.zero_()
         if hasattr(model.visual, "fullatt_block_indexes"):
@@ -172,7 +181,7 @@ def test_a_bright_marker_lands_on_the_rows_each_sites_layout_names(name, per_ima
     from spatialprobe.models.imaging import frame_maps
 
     adapter = _without_positions(load_model(f"hf:{per_image_dirs[name]}"))
-    lm = adapter.model.model.language_model
+    lm = getattr(adapter.model.model, "language_model", None) or adapter.model.model.text_model
     seen = []
     lm.layers[0].register_forward_pre_hook(lambda m, args, kwargs: seen.append((kwargs.get("hidden_states", args[0] if args else None)).detach().clone()),
                                            with_kwargs=True)
@@ -188,11 +197,10 @@ def test_a_bright_marker_lands_on_the_rows_each_sites_layout_names(name, per_ima
         embeds = seen[-1][k, : len(layout)]
         assert _check_marker(layout, fmaps, embeds, size, box, f"{name} LM input {size}") > 0
         specials = [i for i, role in enumerate(layout.roles) if role in ("newline", "marker")]
-        if name.startswith("llava"):
+        if name.startswith("llava"):  # image_newline rows
             expected = adapter.model.model.image_newline.expand(len(specials), -1)
-        else:
-            cfg = adapter.model.config
-            expected = lm.embed_tokens(torch.tensor([cfg.vision_start_token_id, cfg.vision_end_token_id]))
+        else:  # marker tokens: Qwen's vision_start / vision_end, Idefics3's <fake_token_around_image>, <row_r_col_c>, \n, <global-img>
+            expected = lm.embed_tokens(batch.input_ids[k, specials])
         assert specials and torch.allclose(embeds[specials], expected.detach(), atol=1e-6)
 
 
@@ -297,16 +305,18 @@ def test_object_pools_read_the_objects_patches_in_every_frame(per_image_dirs, sh
 
 
 def test_a_box_target_is_the_same_whichever_frames_the_model_used(per_image_dirs, refer, tmp_path):
-    """Targets live in the image's own frame: LLaVA-NeXT's tiles and Qwen2-VL's grid give the same referring_box targets."""
+    """Targets live in the image's own frame: LLaVA-NeXT's tiles, Qwen2-VL's grid and Idefics3's crops give the same
+    referring_box targets."""
     from spatialprobe.registry import TASKS
 
     targets = []
-    for name in ("llava-next", "qwen2-vl"):
+    for name in ("llava-next", "qwen2-vl", "idefics3"):
         store, dataset = _store(load_model(f"hf:{per_image_dirs[name]}"), refer, tmp_path / name, ["vision.out"])
         items = TASKS.get("referring_box").build(dataset.scenes(), store, {})
         targets.append((list(items.item_id), items.target))
-    assert targets[0][0] == targets[1][0] and len(targets[0][0]) > 0
+    assert targets[0][0] == targets[1][0] == targets[2][0] and len(targets[0][0]) > 0
     np.testing.assert_array_equal(targets[0][1], targets[1][1])
+    np.testing.assert_array_equal(targets[0][1], targets[2][1])
     scenes = {e.id: (s, e) for s in dataset.scenes() for e in s.expressions}
     scene, expression = scenes[targets[0][0][0]]
     x0, y0, x1, y1 = scene.object(expression.referent).box.array()

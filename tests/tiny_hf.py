@@ -298,6 +298,30 @@ def save_llava_onevision(directory: Path) -> Path:
     return _save_vlm(directory, LlavaOnevisionForConditionalGeneration(cfg), processor)
 
 
+SPLIT_TOKENS = ["<fake_token_around_image>", "<global-img>", "\n"] + [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
+
+
+def save_idefics3(directory: Path, family: str = "idefics3") -> Path:
+    """Idefics3 (or, ``family="smolvlm"``, SmolVLM): images resized to a longest edge of 64 and split into 32-pixel
+    crops plus a global frame, 8-pixel patches pixel-shuffled 2×2, a Llama LM; the tokenizer knows the split markers."""
+    import transformers
+
+    name = {"idefics3": "Idefics3", "smolvlm": "SmolVLM"}[family]
+    processor_module = getattr(__import__(f"transformers.models.{family}.image_processing_pil_{family}", fromlist=["_"]), f"{name}ImageProcessorPil")
+    tokenizer = tiny_tokenizer()
+    tokenizer.add_tokens([IMAGE_TOKEN] + SPLIT_TOKENS, special_tokens=True)  # as real tokenizers do: split out of running text
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8)
+    cfg = getattr(transformers, f"{name}Config")(vision_config=vision, text_config=dict(model_type="llama", **_lm(tokenizer)), scale_factor=2,
+                                                 image_token_id=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
+    torch.manual_seed(0)
+    model = getattr(transformers, f"{name}ForConditionalGeneration")(cfg)
+    processor = processor_module(size={"longest_edge": 64}, max_image_size={"longest_edge": 32})
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
 def save_qwen(directory: Path, version: str = "2") -> Path:
     """Qwen2-VL (``version="2"``) or Qwen2.5-VL (``"2.5"``, 56-pixel attention windows, block 1 full attention): 14-pixel
     patches merged 2×2, images resized within [56², 28² · 40] pixels, a Qwen2 LM with multimodal RoPE."""

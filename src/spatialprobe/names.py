@@ -27,8 +27,6 @@ TRAINING = ".train"
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "undecidable", "not evaluated")
 """``not evaluated``: only in a partial report, for a claim whose steps have not finished."""
 HF_NOT_YET = {
-    **dict.fromkeys(("idefics3", "smolvlm"), "it splits images into crops plus a global frame, marked by row/col tokens, and pixel-shuffles "
-                                             "the grid; frames and per-image layouts exist (llava_next, qwen2_vl cards), its card does not yet (issue 20)"),
     "idefics2": "its aspect-keeping resize (shortest / longest edge) gives every image its own patch grid, even as a single frame: "
                 "per-image layouts and a store for variable rows are issue 20",
     "siglip2": "NaFlex SigLIP2 patchifies each image at its own resolution (issue 20); fixed-resolution SigLIP2 checkpoints are model_type siglip",

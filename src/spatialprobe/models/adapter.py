@@ -257,7 +257,9 @@ class Adapter:
             return batch
         rows, words, lengths = [], [], []
         for i, size in enumerate(batch.sizes):
-            prompt = self.card.image_prompt(self, self.card.image_layout(self, "lm", size))
+            prompt = list(self.card.image_prompt(self, size))
+            if len(prompt) != len(self.card.image_layout(self, "lm", size)):
+                raise RuntimeError(f"{self.name}: the prompt of a {size[0]}×{size[1]} image has {len(prompt)} tokens, its LM layout other rows")
             ids, word_ids = ([], []) if texts is None else self._tokenise(texts[i])
             rows.append(list(prompt) + ids)
             words.append(word_ids)

@@ -116,8 +116,9 @@ class Card:
     image_layout: Callable[[Any, str, tuple[int, int]], Any] | None = None
     """``(adapter, rule, size) → TokenLayout`` of a site whose ``layouts`` rule is ``rule``, for an image of ``size``
     (W, H); rule ``lm`` gives the image's rows in the LM's input."""
-    image_prompt: Callable[[Any, Any], list[int]] | None = None
-    """``(adapter, lm image layout) → token ids``: what stands for one image in the LM's input, a token per row."""
+    image_prompt: Callable[[Any, tuple[int, int]], list[int]] | None = None
+    """``(adapter, size) → token ids``: what stands for an image of ``size`` in the LM's input, a token per row of its
+    ``lm`` image layout."""
     packing: dict[str, str] = field(default_factory=dict)
     """How a batch of a per-image family sits in a site's hook, per site stem: ``frames`` (Σ frames, N, d — every
     image's frames stacked), ``flat`` (Σ rows, d — no batch dimension); otherwise (B, rows, d), each image's rows first."""
@@ -135,6 +136,13 @@ def projector_vlm_sites(embed: Tap, out: Tap | Derived, tower: str = "model.visi
         "lm.layer.{i}": Tap("model.language_model.layers.{i}"),
         "lm.out": Tap("model.language_model.norm"),
     }
+
+
+def placeholder_vlm(family: str, model_class: str, **fields) -> Card:
+    """The card of a VLM (HF ``model_type`` ``family``) whose LM reads the visual prompt in place of its image tokens
+    (``config.image_token_id``): the tiled and dynamic-resolution families."""
+    return Card(family=family, model_types=(family,), model_classes={family: model_class}, prompt="placeholders",
+                image_token=lambda model: model.config.image_token_id, **fields)
 
 
 def _pixels_only(model, batch):

@@ -6,7 +6,7 @@ frame after frame, each frame a CLS row (tower sites) and its patch grid. The LM
 the tiles' patches as one grid with the padding cut away, an ``image_newline`` row after each of its rows
 (`Tiling.lm_layout`, what HF's ``pack_image_features`` packs)."""
 
-from spatialprobe.models.card import Card, config_patch
+from spatialprobe.models.card import Card, config_patch, placeholder_vlm
 from spatialprobe.models.families.llava import LAYOUTS, SITES
 from spatialprobe.models.tiling import Tiling
 from spatialprobe.registry import MODELS
@@ -24,8 +24,8 @@ def image_layout(adapter, rule: str, size):
     return tiling.layout(size, patch, prefix=adapter.prefix if rule == "vision" else ())
 
 
-def image_prompt(adapter, layout) -> list[int]:
-    return [adapter.model.config.image_token_id] * len(layout)
+def image_prompt(adapter, size) -> list[int]:
+    return [adapter.model.config.image_token_id] * len(image_layout(adapter, "lm", size))
 
 
 def forward(model, batch):
@@ -40,17 +40,14 @@ PACKING = dict.fromkeys(("vision.embed", "vision.layer", "vision.out", "connecto
 
 def anyres_card(family: str, model_class: str, sites: dict, layouts: dict, prefix: tuple[str, ...]) -> Card:
     """The card of a LLaVA-NeXT-style family: anyres frames into a tower and projector, the packed rows into the LM."""
-    return Card(
-        family=family,
+    return placeholder_vlm(
+        family,
+        model_class,
         sites=sites,
         layouts=layouts,
         prefix=prefix,
         patch_size=config_patch("vision_config"),
         forward=forward,
-        model_types=(family,),
-        model_classes={family: model_class},
-        prompt="placeholders",
-        image_token=lambda model: model.config.image_token_id,
         images=Tiling.from_hf,
         image_layout=image_layout,
         image_prompt=image_prompt,

@@ -5,7 +5,7 @@ window's four rows into one (raster order of the windows); the LM reads them bet
 
 The tower has no final norm: ``vision.out`` is its last block, ``connector.in`` the merger's input."""
 
-from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap
+from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, placeholder_vlm
 from spatialprobe.models.dynamic import DynamicResize
 from spatialprobe.models.layout import TokenLayout
 from spatialprobe.registry import MODELS
@@ -25,9 +25,9 @@ def image_layout(adapter, rule: str, size) -> TokenLayout:
     return TokenLayout(("marker",) + merged.roles + ("marker",), merged.grid, merged.input_size, merged.patch_cells)
 
 
-def image_prompt(adapter, layout: TokenLayout) -> list[int]:
+def image_prompt(adapter, size) -> list[int]:
     cfg = adapter.model.config
-    return [cfg.vision_start_token_id] + [cfg.image_token_id] * (len(layout) - 2) + [cfg.vision_end_token_id]
+    return [cfg.vision_start_token_id] + [cfg.image_token_id] * len(adapter.preprocess.merged_cells(size)) + [cfg.vision_end_token_id]
 
 
 def forward(model, batch):
@@ -40,8 +40,9 @@ def forward(model, batch):
 
 def card(family: str, model_class: str, layouts: dict) -> Card:
     """The Qwen2-VL card, or (with its own row orders) Qwen2.5-VL's."""
-    return Card(
-        family=family,
+    return placeholder_vlm(
+        family,
+        model_class,
         sites={
             "vision.embed": Tap(f"{TOWER}.patch_embed"),
             "vision.layer.{i}": Tap(f"{TOWER}.blocks.{{i}}"),
@@ -55,10 +56,6 @@ def card(family: str, model_class: str, layouts: dict) -> Card:
         prefix=(),
         patch_size=lambda model: int(model.config.vision_config.patch_size),
         forward=forward,
-        model_types=(family,),
-        model_classes={family: model_class},
-        prompt="placeholders",
-        image_token=lambda model: model.config.image_token_id,
         images=DynamicResize.from_hf,
         image_layout=image_layout,
         image_prompt=image_prompt,
