@@ -357,3 +357,26 @@ def test_models_sites_shows_a_per_image_models_rows_for_a_sample_image(per_image
     assert "vision.layer.1" in out and "in 5 frames" in out and "newline rows" in out
     assert main(["models", "sites", f"hf:{per_image_dirs['qwen2.5-vl']}"]) == 0
     assert "2 marker rows" in capsys.readouterr().out
+
+
+def test_pools_and_recipes_that_cannot_read_per_image_rows_are_refused_before_a_probe_trains(per_image_dirs, shapes, refer, tmp_path):
+    """At plan time (resolve), and in a probe run before any probe trains: padding pools, and the training recipes, on a
+    per-image model."""
+    from spatialprobe.experiments.plan import Plan, PlanError
+    from spatialprobe.experiments.resolve import resolve
+    from spatialprobe.probing import run
+    from spatialprobe.probing.items import ProbingError
+    from tiny_hf import save_gpt2
+
+    qwen = f"hf:{per_image_dirs['qwen2-vl']}"
+    plan = {"name": "per-image", "data": shapes, "probe_seeds": [0], "bootstrap": 100, "studies": {"decodability": {"models": [qwen], "attributes": ["shape"]}}}
+    resolve(Plan.from_dict(plan))  # object_mean reads every frame: fine
+    with pytest.raises(PlanError, match=r"pools \['patches'\] would pad them; use mean, cls"):
+        resolve(Plan.from_dict({**plan, "studies": {"decodability": {"models": [qwen], "attributes": ["shape"], "pool": "patches"}}}))
+    with pytest.raises(PlanError, match="training recipes read the same rows of every image"):
+        resolve(Plan.from_dict({**plan, "studies": {"limber": {"models": [qwen], "lm": f"hf:{save_gpt2(tmp_path / 'gpt2')}"}}}))
+    config = {"model": qwen, "data": refer, "store": str(tmp_path / "st"), "out": str(tmp_path / "out"), "sites": ["vision.out"], "tasks": ["region_cell"],
+              "pools": ["all"], "probes": ["ridge"], "controls": [], "bootstrap": 100, "min_train": 5}
+    with pytest.raises(ProbingError, match="pool 'all' would have to pad them"):
+        run(config, progress=False)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.json"))

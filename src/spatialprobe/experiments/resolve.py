@@ -117,10 +117,25 @@ def check_models(steps: list) -> None:
             raise PlanError(f"{step.id}: protocols: joint — {spec}: the {adapter.card.family} card declares no trainable connector")
         if config.get("trainable") and adapter.card.trainable is None:
             raise PlanError(f"{step.id}: {spec}: the {adapter.card.family} card declares no trainable connector to fine-tune")
+        if adapter.per_image:
+            _check_per_image(step, spec, adapter, config)
         try:
             expand(config.get("sites", []), adapter.sites(), spec)
         except UnknownSiteError as err:
             raise PlanError(f"{step.id}: {err}") from None
+
+
+def _check_per_image(step, spec: str, adapter, config: dict) -> None:
+    """A tiled or dynamic-resolution model gives each image its own rows: the training recipes (which read one row
+    count per image) do not take it yet, and pools that would pad scenes are refused before any work."""
+    from spatialprobe.features.pools import PER_SCENE
+
+    if step.kwargs.get("settings") is not None:
+        raise PlanError(f"{step.id}: {spec}: the {adapter.card.family} family gives each image its own rows, and the training recipes "
+                        "read the same rows of every image (not built for tiled or dynamic-resolution models yet)")
+    padded = [p for p in config.get("pools", []) if p not in PER_SCENE]
+    if padded:
+        raise PlanError(f"{step.id}: {spec} gives each image its own rows: pools {padded} would pad them; use {', '.join(PER_SCENE)}")
 
 
 def _recipe_models(settings: dict) -> dict:

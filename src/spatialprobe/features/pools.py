@@ -43,7 +43,7 @@ def _pool(name: str, level: str, uses_object_mask: bool, description: str):
     return register
 
 
-def _fixed(store: FeatureStore, site: str, pool: str) -> None:
+def refuse_padding(store: FeatureStore, site: str, pool: str) -> None:
     """Refuse a pool that reads the same rows of every scene on a site whose scenes each have their own rows."""
     if store.per_scene(site):
         raise PoolError(f"site {site} gives every scene its own rows (a tiled or dynamic-resolution model), so pool {pool!r} "
@@ -71,7 +71,7 @@ def _patch_positions(store: FeatureStore, site: str) -> np.ndarray:
 
 @_pool("all", "scene", False, "every token of the site, in layout order")
 def _all(store, site, items, rng, **_):
-    _fixed(store, site, "all")
+    refuse_padding(store, site, "all")
     return store.take(site, items, dtype=np.float32)
 
 
@@ -84,13 +84,13 @@ def _cls(store, site, items, rng, **_):
 
 @_pool("patches", "scene", False, "the patch tokens, row-major")
 def _patches(store, site, items, rng, **_):
-    _fixed(store, site, "patches")
+    refuse_padding(store, site, "patches")
     return store.take(site, items, _role_rows(store, site, "patch"), np.float32)
 
 
 @_pool("queries", "scene", False, "the resampler's query (or latent) tokens")
 def _queries(store, site, items, rng, **_):
-    _fixed(store, site, "queries")
+    refuse_padding(store, site, "queries")
     layout = store.layouts[site]
     role = "latent" if "latent" in layout.roles else "query"
     return store.take(site, items, _role_rows(store, site, role), np.float32)
@@ -117,7 +117,7 @@ def _random_patch(store, site, items, rng, objects, **_):
 
 @_pool("top_norm", "scene", False, "mean of the 3 highest-norm tokens")
 def _top_norm(store, site, items, rng, k: int = 3, **_):
-    _fixed(store, site, "top_norm")
+    refuse_padding(store, site, "top_norm")
     tokens = store.take(site, items, dtype=np.float32)
     top = np.argsort(-np.linalg.norm(tokens, axis=2), axis=1)[:, :k]
     return np.take_along_axis(tokens, top[:, :, None], axis=1).mean(axis=1)

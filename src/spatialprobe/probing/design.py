@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spatialprobe.features.pools import POOLS, PoolError, pool
+from spatialprobe.features.pools import PER_SCENE, POOLS, PoolError, pool, refuse_padding
 from spatialprobe.features.reader import FeatureStore
 from spatialprobe.names import CONDITIONING
 from spatialprobe.probing.items import SPLITS, Items, ProbingError
@@ -26,6 +26,11 @@ def check_pool(task, site: str, pool_name: str, store: FeatureStore) -> None:
         raise ProbingError(f"pool {pool_name!r} reads one object's tokens; task {task.name} asks about whole scenes or texts")
     if site not in store.layouts:
         raise ProbingError(f"the store has no site {site!r}; stored: {', '.join(store.layouts)}")
+    if store.per_scene(site) and pool_name not in PER_SCENE:
+        try:
+            refuse_padding(store, site, pool_name)
+        except PoolError as err:
+            raise ProbingError(str(err)) from None
 
 
 def _pooled(store: FeatureStore, site: str, pool_name: str, index: np.ndarray, seed: int) -> np.ndarray:
