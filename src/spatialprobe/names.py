@@ -27,9 +27,9 @@ TRAINING = ".train"
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "undecidable", "not evaluated")
 """``not evaluated``: only in a partial report, for a claim whose steps have not finished."""
 HF_NOT_YET = {
-    "idefics2": "it splits an image into 4 quadrants + the whole, each frame resized on its own (frames of different grids in one "
-                "image: not built yet, issue 20), and pads frames to the batch's largest: HF's own rows then depend on the batch (a "
-                "43×30 frame has 15 patch rows alone, 24 beside a 44×44 one)",
+    "idefics2": "it splits an image into 4 quadrants + the whole, each frame resized on its own, so one image's frames have different "
+                "grids (one layout with a grid per frame is not built yet, issue 20); frames are padded to the batch's largest and "
+                "its patches masked",
     "siglip2": "NaFlex SigLIP2 patchifies each image at its own resolution (issue 20); fixed-resolution SigLIP2 checkpoints are model_type siglip",
     "florence2": "DaViT's stages are 4-D maps at several resolutions and its LM is an encoder-decoder (a grid per site: issue 20)",
 }
