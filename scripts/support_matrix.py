@@ -45,6 +45,7 @@ CLASSES = {
     "llava-onevision": "LlavaOnevisionForConditionalGeneration",
     "qwen2-vl": "Qwen2VLForConditionalGeneration", "qwen2.5-vl": "Qwen2_5_VLForConditionalGeneration",
     "idefics3": "Idefics3ForConditionalGeneration", "smolvlm": "SmolVLMForConditionalGeneration",
+    "idefics2": "Idefics2ForConditionalGeneration + splitting",
 }
 NOTES = {
     "dinov2": "grid from the 224-px crop, not config.image_size",
@@ -64,6 +65,7 @@ NOTES = {
     "qwen2.5-vl": "as Qwen2-VL, blocks and merger in window order; no trainable connector yet",
     "idefics3": "crops + a global frame; connector.out pixel-shuffled (a grid per site); LM rows between row/col markers from the model's tokenizer",
     "smolvlm": "Idefics3's modules, splitting and prompt",
+    "idefics2": "quadrants + the whole image, a grid per frame, padding patches dropped; connector.out and LM image rows are Perceiver latents (no cells)",
 }
 
 

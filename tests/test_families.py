@@ -137,7 +137,7 @@ def test_processors_that_tile_or_are_unknown_are_refused_at_load(tmp_path, encod
     shutil.copytree(encoder_dirs["vit"], d)
     cfg = json.loads((d / "preprocessor_config.json").read_text())
     (d / "preprocessor_config.json").write_text(json.dumps({**cfg, "image_processor_type": "Idefics2ImageProcessor", "size": {"longest_edge": 64, "shortest_edge": 32}}))
-    with pytest.raises(ModelLoadError, match="Idefics2ImageProcessor tiles the image .* issue 20"):
+    with pytest.raises(ModelLoadError, match="Idefics2ImageProcessor tiles the image .* own cards read it: .*idefics2"):
         load_model(f"hf:{d}")
     (d / "preprocessor_config.json").write_text(json.dumps({**cfg, "image_processor_type": "FancyImageProcessor"}))
     with pytest.raises(ModelLoadError, match="image processor 'FancyImageProcessor': its steps are not known"):

@@ -13,11 +13,12 @@ import torch
 from PIL import Image
 
 from spatialprobe.models import load_model
-from tiny_hf import noise_image, save_idefics3, save_llava_next, save_llava_onevision, save_qwen
+from tiny_hf import noise_image, save_idefics2, save_idefics3, save_llava_next, save_llava_onevision, save_qwen
 
 SAVERS = {"llava-next": save_llava_next, "llava-onevision": save_llava_onevision, "qwen2-vl": partial(save_qwen, version="2"),
-          "qwen2.5-vl": partial(save_qwen, version="2.5"), "idefics3": save_idefics3, "smolvlm": partial(save_idefics3, family="smolvlm")}
-SPLITTING = ("idefics3", "smolvlm")
+          "qwen2.5-vl": partial(save_qwen, version="2.5"), "idefics3": save_idefics3, "smolvlm": partial(save_idefics3, family="smolvlm"),
+          "idefics2": save_idefics2}
+SPLITTING = ("idefics3", "smolvlm", "idefics2")
 SIZES = [(90, 30), (50, 50), (30, 90)]
 TEXTS = ["the red circle", "a blue square is left of the circle", "where"]
 
@@ -58,10 +59,18 @@ def test_per_image_sites_equal_the_models_own_outputs(family, per_image_dirs):
     with torch.inference_mode():
         if name in SPLITTING:
             frames = [len(adapter.preprocess.frame_maps(im.size)) for im in images]
-            tower = model.model.vision_model(pixel_values=torch.cat([p[:n] for p, n in zip(inputs["pixel_values"], frames)]), output_hidden_states=True)
+            pixels = torch.cat([p[:n] for p, n in zip(inputs["pixel_values"], frames)])
+            keep, extra = torch.ones(pixels.shape[0], (pixels.shape[2] // 8) * (pixels.shape[3] // 8), dtype=torch.bool), {}
+            if name == "idefics2":  # padded frames: the model's own patch mask (whole patches of each frame)
+                mask = torch.cat([m[:n] for m, n in zip(inputs["pixel_attention_mask"], frames)]).bool()
+                patches = mask.unfold(1, 8, 8).unfold(2, 8, 8).flatten(-2).all(-1)
+                keep, extra = patches.flatten(1), {"patch_attention_mask": patches}
+            tower = model.model.vision_model(pixel_values=pixels, output_hidden_states=True, **extra)
             vision = {"vision.embed": tower.hidden_states[0], **{f"vision.layer.{i}": tower.hidden_states[i + 1] for i in range(len(tower.hidden_states) - 1)},
-                      "vision.out": tower.last_hidden_state, "connector.out": model.model.connector(tower.last_hidden_state)}
-            vision = {site: torch.split(x.reshape(-1, x.shape[-1]), [n * x.shape[1] for n in frames]) for site, x in vision.items()}
+                      "vision.out": tower.last_hidden_state}
+            vision = {site: torch.split(x[keep], [len(adapter.layout(site, size=im.size)) for im in images]) for site, x in vision.items()}
+            connector = model.model.connector(tower.last_hidden_state, **({"attention_mask": keep} if name == "idefics2" else {}))
+            vision["connector.out"] = torch.split(connector.reshape(-1, connector.shape[-1]), [len(adapter.layout("connector.out", size=im.size)) for im in images])
             lm = model(pixel_values=inputs["pixel_values"], pixel_attention_mask=inputs["pixel_attention_mask"], input_ids=batch.input_ids,
                        attention_mask=batch.attention_mask, output_hidden_states=True).hidden_states
         elif name.startswith("llava"):
@@ -192,10 +201,12 @@ def test_a_bright_marker_lands_on_the_rows_each_sites_layout_names(name, per_ima
     for k, (size, box) in enumerate(MARKERS.items()):
         fmaps = frame_maps(adapter.preprocess, size)
         for site in sites:
-            assert _check_marker(adapter.layout(site, size=size), fmaps, out[site][k], size, box, f"{name} {site} {size}") > 0
+            layout = adapter.layout(site, size=size)
+            bright = _check_marker(layout, fmaps, out[site][k], size, box, f"{name} {site} {size}") if layout.patch_cells else 0
+            assert bright > 0 or (name == "idefics2" and site == "connector.out")  # a Perceiver's latents have no cells
         layout = adapter.layout("lm.layer.0", batch, k)
         embeds = seen[-1][k, : len(layout)]
-        assert _check_marker(layout, fmaps, embeds, size, box, f"{name} LM input {size}") > 0
+        assert name == "idefics2" or _check_marker(layout, fmaps, embeds, size, box, f"{name} LM input {size}") > 0
         specials = [i for i, role in enumerate(layout.roles) if role in ("newline", "marker")]
         if name.startswith("llava"):  # image_newline rows
             expected = adapter.model.model.image_newline.expand(len(specials), -1)
@@ -245,11 +256,12 @@ def test_extraction_probes_and_pools_run_on_per_image_families(family, refer, tm
     base = {"model": adapter.name, "data": refer, "store": str(tmp_path / "st"), "controls": [], "bootstrap": 100, "min_train": 5}
     where = run({**base, "out": str(tmp_path / "where"), "sites": ["vision.out", "connector.out", "lm.out"], "tasks": ["referring_box", "region_cell"],
                  "pools": ["mean"], "probes": ["ridge"]}, progress=False)
-    what = run({**base, "out": str(tmp_path / "what"), "sites": ["vision.out", "lm.out"], "tasks": ["object_identity"], "pools": ["object_mean", "random_patch"],
+    patched = [s for s in ("vision.out", "lm.out") if store.layout(s, 0).patch_cells]  # Idefics2's LM rows are latents: no object pools there
+    what = run({**base, "out": str(tmp_path / "what"), "sites": patched, "tasks": ["object_identity"], "pools": ["object_mean", "random_patch"],
                 "probes": ["logistic"]}, progress=False)
     done = {(r.task, r.site, r.condition["pool"]) for r in where + what}
     assert {(t, s, "mean") for t in ("referring_box", "region_cell") for s in ("vision.out", "connector.out", "lm.out")} <= done
-    assert {("object_identity", s, p) for s in ("vision.out", "lm.out") for p in ("object_mean", "random_patch")} <= done
+    assert {("object_identity", s, p) for s in patched for p in ("object_mean", "random_patch")} <= done and len(patched) >= 1 + (name != "idefics2")
     assert all(r.metrics[next(iter(r.metrics))].n > 0 for r in where + what)
 
 
@@ -271,15 +283,16 @@ def shapes(tmp_path_factory):
     return str(out)
 
 
-def test_object_pools_read_the_objects_patches_in_every_frame(per_image_dirs, shapes, tmp_path):
-    """On LLaVA-NeXT's anyres frames (64-pixel scenes: the base frame and four tiles), an object's pooled rows are its
-    patches in every frame where its mask covers half a patch (the base frame and each tile that holds it), each a
-    patch of the object's box, and the pool is their mean."""
+@pytest.mark.parametrize("name", ["llava-next", "idefics2"])
+def test_object_pools_read_the_objects_patches_in_every_frame(name, per_image_dirs, shapes, tmp_path):
+    """On LLaVA-NeXT's anyres frames (64-pixel scenes: the base frame and four tiles) and Idefics2's (four quadrants
+    and the whole image, at two grids), an object's pooled rows are its patches in every frame where its mask covers
+    half a patch, each a patch of the object's box, and the pool is their mean."""
     from spatialprobe.features.pools import _object_rows, pool
-    from spatialprobe.geometry import GridCoverage
+    from spatialprobe.geometry import FrameMap, GridCoverage
     from spatialprobe.models.imaging import frame_maps
 
-    adapter = load_model(f"hf:{per_image_dirs['llava-next']}")
+    adapter = load_model(f"hf:{per_image_dirs[name]}")
     store, dataset = _store(adapter, shapes, tmp_path / "st", ["vision.out"])
     objects, scenes = store.objects(), {s.id: s for s in dataset.scenes()}
     items = np.arange(len(objects["id"]))
@@ -289,12 +302,17 @@ def test_object_pools_read_the_objects_patches_in_every_frame(per_image_dirs, sh
         scene = scenes[store.scene_ids[objects["row"][i]]]
         obj = next(o for o in scene.objects if str(o.id) == str(objects["id"][i]))
         layout, fmaps = store.layout("vision.out", int(objects["row"][i])), frame_maps(adapter.preprocess, scene.frame)
+        assert bool(layout.frame_grids) == (name == "idefics2")  # Idefics2's quadrants and whole image: grids of 4×4 and 5×5
         position = {int(r): j for j, r in enumerate(layout.rows("patch"))}
         boxes = layout.patch_boxes(fmaps)[[position[int(r)] for r in chosen]]
         x0, y0, x1, y1 = obj.box.array()
         assert ((boxes[:, 0] < x1) & (boxes[:, 2] > x0) & (boxes[:, 1] < y1) & (boxes[:, 3] > y0)).all()
         mask = dataset.mask(scene, obj, dataset.instances(scene))
-        covers = {k for k, fmap in enumerate(fmaps) if GridCoverage(scene.frame, layout.grid, fmap).area(mask).max() >= 0.5}
+        covers = set()
+        for k, fmap in enumerate(fmaps):
+            grid, covered = layout.grid_of(k)  # a grid of whole patches from the frame's top-left
+            fmap = fmap.then(FrameMap.crop(fmap.dst, 0, 0, *covered)) if tuple(fmap.dst) != covered else fmap
+            covers |= {k} if GridCoverage(scene.frame, grid, fmap).area(mask).max() >= 0.5 else set()
         if covers:
             assert {layout.frame_of_row[int(r)] for r in chosen} == covers
         spans.append(len(covers))

@@ -62,3 +62,23 @@ def test_a_stored_splitting_reads_back_as_itself(processor):
 
     _, splitting = processor
     assert from_json(splitting.to_json()) == splitting
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_idefics2_frames_and_masks_are_hfs(split, tmp_path):
+    """Idefics2: the quadrants and the whole image, each resized on its own, padded to the batch's largest frame with
+    its pixel mask — pixel- and mask-equal to ``Idefics2ImageProcessor`` on a batch of seven aspect ratios."""
+    from transformers.models.idefics2.image_processing_pil_idefics2 import Idefics2ImageProcessorPil
+
+    from spatialprobe.models.imaging import from_json
+    from spatialprobe.models.quadrants import Quadrants
+
+    proc = Idefics2ImageProcessorPil(size={"shortest_edge": 20, "longest_edge": 44}, do_image_splitting=split)
+    quadrants = Quadrants.from_hf(saved_config(proc, tmp_path))
+    images = [noise_image(size, sum(size)) for size in SIZES]
+    theirs = proc(images=[[im] for im in images], return_tensors="np")
+    pixels, extra = quadrants.inputs(images)
+    np.testing.assert_allclose(pixels.numpy(), theirs["pixel_values"], atol=1e-5)
+    assert (extra["pixel_attention_mask"].numpy() == theirs["pixel_attention_mask"].astype(bool)).all()
+    assert [len(quadrants.frame_maps(im.size)) for im in images] == [5 if split else 1] * len(images)
+    assert from_json(quadrants.to_json()) == quadrants

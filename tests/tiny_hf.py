@@ -348,3 +348,25 @@ def save_qwen(directory: Path, version: str = "2") -> Path:
     processor.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def save_idefics2(directory: Path) -> Path:
+    """Idefics2 with splitting: frames resized to at most 44 and at least 20 pixels a side, 8-pixel patches, a
+    Perceiver of 4 latents, a Mistral LM."""
+    from transformers import Idefics2Config, Idefics2ForConditionalGeneration
+    from transformers.models.idefics2.image_processing_pil_idefics2 import Idefics2ImageProcessorPil
+
+    tokenizer = tiny_tokenizer()
+    tokenizer.add_tokens([IMAGE_TOKEN, "<fake_token_around_image>"], special_tokens=True)
+    text = dict(model_type="mistral", **_lm(tokenizer))
+    perceiver = dict(resampler_n_latents=4, resampler_depth=1, resampler_n_heads=2, resampler_head_dim=8, num_key_value_heads=2,
+                     hidden_size=text["hidden_size"])
+    cfg = Idefics2Config(vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8),
+                         perceiver_config=perceiver, text_config=text, image_token_id=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
+    torch.manual_seed(0)
+    model = Idefics2ForConditionalGeneration(cfg)
+    processor = Idefics2ImageProcessorPil(size={"shortest_edge": 20, "longest_edge": 44}, do_image_splitting=True)
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

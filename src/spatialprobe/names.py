@@ -27,10 +27,8 @@ TRAINING = ".train"
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "undecidable", "not evaluated")
 """``not evaluated``: only in a partial report, for a claim whose steps have not finished."""
 HF_NOT_YET = {
-    "idefics2": "it splits an image into 4 quadrants + the whole, each frame resized on its own, so one image's frames have different "
-                "grids (one layout with a grid per frame is not built yet, issue 20); frames are padded to the batch's largest and "
-                "its patches masked",
-    "siglip2": "NaFlex SigLIP2 patchifies each image at its own resolution (issue 20); fixed-resolution SigLIP2 checkpoints are model_type siglip",
-    "florence2": "DaViT's stages are 4-D maps at several resolutions and its LM is an encoder-decoder (a grid per site: issue 20)",
+    "siglip2": "NaFlex SigLIP2 patchifies each image at its own resolution into a padded sequence: per-image layouts exist (the Idefics2 "
+               "card reads padded frames), its card does not yet; fixed-resolution SigLIP2 checkpoints are model_type siglip",
+    "florence2": "DaViT's stages are 4-D maps at several resolutions and its LM is an encoder-decoder: not built yet",
 }
 """Hugging Face model types known and refused, with the reason (`models ls` prints them)."""

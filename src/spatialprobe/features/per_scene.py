@@ -3,7 +3,7 @@ object's coverage of that scene's patch rows in every frame that sees it.
 
 Sites that share a layout rule (every ``vision.layer.*`` of a tower) share one table: per shard,
 ``layouts/<shard>.<rule>.npy`` holds each scene's `TokenLayout.to_codes` rows (ragged, with an offsets index) and
-``layouts/<shard>.<rule>.grid.npy`` its grid and input size; ``objects/<shard>.cells.<rule>.npy`` holds, per object,
+``layouts/<shard>.<rule>.grid.npy`` its grid and input size (one per frame where its frames differ; ragged too); ``objects/<shard>.cells.<rule>.npy`` holds, per object,
 one (area coverage, nearest) pair per patch row of its scene's layout, in the layout's patch-row order.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spatialprobe.geometry import GridCoverage
+from spatialprobe.geometry import FrameMap, GridCoverage
 from spatialprobe.models.layout import TokenLayout
 from spatialprobe.features.store import Ragged
 
@@ -28,16 +28,15 @@ class SceneLayouts:
         return {"per_scene": self.rule}
 
 
-def layout_table(layouts: list[TokenLayout]) -> tuple[Ragged, np.ndarray]:
-    """One layout per scene → (codes as `Ragged`, (scenes, 4) int32 grid rows, cols, input width, height; -1: no grid)."""
-    grids = np.array([[*(l.grid or (-1, -1)), *(l.input_size or (-1, -1))] for l in layouts], np.int32).reshape(-1, 4)
-    return Ragged.of([l.to_codes() for l in layouts]), grids
+def layout_table(layouts: list[TokenLayout]) -> tuple[Ragged, Ragged]:
+    """One layout per scene → (its codes, its grids: (rows, cols, input width, height), one per frame where frames
+    differ; -1: no grid), both `Ragged` over scenes."""
+    return Ragged.of([l.to_codes() for l in layouts]), Ragged.of([l.grids() for l in layouts])
 
 
-def layout_of(codes: np.ndarray, grid: np.ndarray) -> TokenLayout:
-    """One scene's layout back from its stored codes and grid row."""
-    rows, cols, w, h = (int(v) for v in grid)
-    return TokenLayout.from_codes(codes, (rows, cols) if rows > 0 else None, (w, h) if w > 0 else None)
+def layout_of(codes: np.ndarray, grids: np.ndarray) -> TokenLayout:
+    """One scene's layout back from its stored codes and grids."""
+    return TokenLayout.from_codes(codes, grids)
 
 
 def row_coverage(layout: TokenLayout, frame_maps, size: tuple[int, int], masks: np.ndarray) -> np.ndarray:
@@ -50,7 +49,11 @@ def row_coverage(layout: TokenLayout, frame_maps, size: tuple[int, int], masks: 
     frames = np.array(layout.frame_of_row)[patch] if layout.frame_of_row else np.zeros(len(patch), int)
     cells = np.array(layout.patch_cells).reshape(-1, 2)
     for k in np.unique(frames):
-        grid = GridCoverage(tuple(size), layout.grid, frame_maps[k])
+        grid_k, covered = layout.grid_of(int(k))
+        fmap = frame_maps[k]
+        if tuple(fmap.dst) != tuple(covered):  # the grid covers the frame's top-left (Idefics2 drops a partial last patch)
+            fmap = fmap.then(FrameMap.crop(fmap.dst, 0, 0, *covered))
+        grid = GridCoverage(tuple(size), grid_k, fmap)
         sel = np.flatnonzero(frames == k)
         out[:, sel, 0] = grid.area(masks)[:, cells[sel, 0], cells[sel, 1]]
         out[:, sel, 1] = grid.nearest(masks)[:, cells[sel, 0], cells[sel, 1]] > 0

@@ -106,7 +106,7 @@ class FeatureStore:
         layout = self.layouts[self._site(site)]
         if not isinstance(layout, SceneLayouts):
             return layout
-        grids = self._key(f"grid.{layout.rule}", lambda: [np.asarray(self._load(f"layouts/{shard_name(r['shard'])}.{layout.rule}.grid.npy")) for r in self._shards])
+        grids = self._scene_table(f"layouts/{{shard}}.{layout.rule}.grid")
         k = int(np.searchsorted(self._starts, row, side="right") - 1)
         return layout_of(self._codes(layout.rule, row), grids[k][int(row - self._starts[k])])
 

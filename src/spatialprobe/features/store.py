@@ -185,7 +185,7 @@ def _save(directory: Path, stem: str, array: np.ndarray | Ragged, files: dict, f
 
 
 def write_shard(directory: Path, k: int, scene_ids: list[str], arrays: dict[str, np.ndarray | Ragged], objects: dict[str, np.ndarray | Ragged],
-                layouts: dict[str, tuple[Ragged, np.ndarray]] | None = None) -> dict:
+                layouts: dict[str, tuple[Ragged, Ragged]] | None = None) -> dict:
     """Write one shard's site arrays (fixed-size or `Ragged`), object tables (a per-image model's also hold each
     object's coverage of its scene's rows per layout rule, ``cells.<rule>``) and per-scene ``layouts`` (per rule:
     codes and grids, `features.per_scene`), then its record (last)."""
@@ -196,7 +196,7 @@ def write_shard(directory: Path, k: int, scene_ids: list[str], arrays: dict[str,
         _save(directory, f"sites/{site}/{shard_name(k)}", array, files, floats=True)
     for part in OBJECT_PARTS + tuple(p for p in objects if p.startswith("cells.")):
         _save(directory, f"objects/{shard_name(k)}.{part}", objects[part], files)
-    for rule, (codes, grids) in (layouts or {}).items():
+    for rule, (codes, grids) in (layouts or {}).items():  # per rule: each scene's codes and grids (`features.per_scene`)
         if len(codes) != len(scene_ids) or len(grids) != len(scene_ids):
             raise StoreError(f"layout rule {rule}: {len(codes)} scenes' layouts for the shard's {len(scene_ids)}")
         _save(directory, f"layouts/{shard_name(k)}.{rule}", codes, files)

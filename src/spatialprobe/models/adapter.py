@@ -288,7 +288,10 @@ class Adapter:
         out = {}
         for site, x in self._run(batch, sites).items():
             counts = [len(self.layout(site, batch, i)) for i in range(len(batch.sizes))]
-            out[site] = _per_image(x, counts, self.card.packing.get(split(site)[0], "batch"), f"{self.name} {site}")
+            packing = self.card.packing.get(split(site)[0], "batch")
+            if callable(packing):  # the family's own unpacking into (Σ rows, d), each image's rows in turn
+                x, packing = packing(self, x, batch), "flat"
+            out[site] = _per_image(x, counts, packing, f"{self.name} {site}")
         return out
 
     def _run(self, batch: Batch, sites: list[str]) -> dict[str, torch.Tensor]:

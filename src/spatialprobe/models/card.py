@@ -119,9 +119,10 @@ class Card:
     image_prompt: Callable[[Any, tuple[int, int]], list[int]] | None = None
     """``(adapter, size) → token ids``: what stands for an image of ``size`` in the LM's input, a token per row of its
     ``lm`` image layout."""
-    packing: dict[str, str] = field(default_factory=dict)
+    packing: dict[str, str | Callable[[Any, Any, Any], Any]] = field(default_factory=dict)
     """How a batch of a per-image family sits in a site's hook, per site stem: ``frames`` (Σ frames, N, d — every
-    image's frames stacked), ``flat`` (Σ rows, d — no batch dimension); otherwise (B, rows, d), each image's rows first."""
+    image's frames stacked), ``flat`` (Σ rows, d — no batch dimension), or ``(adapter, tensor, batch) → (Σ rows, d)``
+    (Idefics2's padded frames, their padding patches dropped); otherwise (B, rows, d), each image's rows first."""
 
 
 def projector_vlm_sites(embed: Tap, out: Tap | Derived, tower: str = "model.vision_tower") -> dict[str, Tap | Derived]:

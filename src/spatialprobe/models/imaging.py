@@ -1,7 +1,8 @@
 """Preprocessing that gives each image its own frames or grid (tiled and dynamic-resolution models), and the
 one place that reads any stored preprocessing back.
 
-A `PerImage` preprocessing (`tiling.Tiling`, `dynamic.DynamicResize`, `splitting.Splitting`) answers, for an image of a given size,
+A `PerImage` preprocessing (`tiling.Tiling`, `dynamic.DynamicResize`, `splitting.Splitting`,
+`quadrants.Quadrants`) answers, for an image of a given size,
 the maps into every frame the model sees (`frame_maps`) and builds a batch's model inputs (`inputs`). Location
 targets stay in **the image's own frame** (`frame_map` is the identity): the whole image reaches such models,
 and a box target must not depend on which frames or grid the model chose.
@@ -34,10 +35,11 @@ def from_json(d: dict):
     """A stored preprocessing (``Preprocess.to_json`` or a `PerImage`'s) as the object it was."""
     from spatialprobe.models.dynamic import DynamicResize
     from spatialprobe.models.preprocess import Preprocess
+    from spatialprobe.models.quadrants import Quadrants
     from spatialprobe.models.splitting import Splitting
     from spatialprobe.models.tiling import Tiling
 
-    kinds = {"tiling": Tiling, "dynamic": DynamicResize, "splitting": Splitting}
+    kinds = {"tiling": Tiling, "dynamic": DynamicResize, "splitting": Splitting, "quadrants": Quadrants}
     return kinds[d["kind"]].from_json(d) if "kind" in d else Preprocess.from_json(d)
 
 

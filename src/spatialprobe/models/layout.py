@@ -33,6 +33,9 @@ class TokenLayout:
     word_of_row: tuple[int, ...] = ()
     columns: TokenLayout | None = field(default=None, compare=True)
     frame_of_row: tuple[int, ...] = ()
+    frame_grids: tuple[tuple[int, int, int, int], ...] = ()
+    """Where one image's frames differ (Idefics2's quadrants and whole image): each frame's (rows, cols, width,
+    height) — its grid and the input size it covers; ``grid`` / ``input_size`` are then the first frame's."""
 
     def __post_init__(self) -> None:
         unknown = set(self.roles) - set(ROLES)
@@ -42,6 +45,8 @@ class TokenLayout:
             raise ValueError("every patch row needs its (row, col) cell")
         if self.frame_of_row and len(self.frame_of_row) != len(self.roles):
             raise ValueError("frame_of_row needs one frame per row")
+        if self.frame_grids and not self.frame_of_row:
+            raise ValueError("frame_grids needs the frame of every row (frame_of_row)")
 
     def __len__(self) -> int:
         return len(self.roles)
@@ -62,21 +67,30 @@ class TokenLayout:
 
     @classmethod
     def framed(cls, frames: list[TokenLayout]) -> TokenLayout:
-        """One image's frames (each a layout of the same grid) as one layout, the rows frame after frame."""
-        grids = {(f.grid, f.input_size) for f in frames}
-        if len(grids) != 1:
-            raise ValueError(f"frames of one image need one grid and input size; got {sorted(map(str, grids))}")
+        """One image's frames as one layout, the rows frame after frame (frames of different grids: ``frame_grids``)."""
+        grids = [(*f.grid, *f.input_size) if f.grid is not None else (-1, -1, -1, -1) for f in frames]
         return cls(tuple(r for f in frames for r in f.roles), frames[0].grid, frames[0].input_size, tuple(c for f in frames for c in f.patch_cells),
-                   frame_of_row=tuple(k for k, f in enumerate(frames) for _ in f.roles))
+                   frame_of_row=tuple(k for k, f in enumerate(frames) for _ in f.roles), frame_grids=tuple(grids) if len(set(grids)) > 1 else ())
+
+    def grid_of(self, frame: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """((rows, cols), (width, height)): the grid of one frame and the input size it covers."""
+        if self.frame_grids:
+            rows, cols, w, h = self.frame_grids[frame]
+            return (rows, cols), (w, h)
+        return self.grid, self.input_size
 
     def patch_boxes(self, frame_map: FrameMap | list[FrameMap] | None = None) -> np.ndarray:
         """(n_patches, 4) pixel xyxy box of each patch row, in the model frame or, given the
         preprocessing's `FrameMap` of an image (one per frame for a tiled image), in that image's frame."""
         if self.grid is None or self.input_size is None:
             raise ValueError("this layout has no patch grid")
-        (rows, cols), (w, h) = self.grid, self.input_size
         cells = np.array(self.patch_cells, dtype=np.float64).reshape(-1, 2)
-        pw, ph = w / cols, h / rows
+        if self.frame_grids:
+            sizes = np.array([[w / c, h / r] for r, c, w, h in self.frame_grids])[np.array(self.frame_of_row)[self.rows("patch")]]
+            pw, ph = sizes[:, 0], sizes[:, 1]
+        else:
+            (rows, cols), (w, h) = self.grid, self.input_size
+            pw, ph = w / cols, h / rows
         boxes = np.stack([cells[:, 1] * pw, cells[:, 0] * ph, (cells[:, 1] + 1) * pw, (cells[:, 0] + 1) * ph], axis=1)
         if frame_map is None:
             return boxes
@@ -103,14 +117,24 @@ class TokenLayout:
         return codes
 
     @classmethod
-    def from_codes(cls, codes: np.ndarray, grid: tuple[int, int] | None, input_size: tuple[int, int] | None) -> TokenLayout:
-        """Inverse of `to_codes`, given the layout's grid and input size."""
-        codes = np.asarray(codes)
+    def from_codes(cls, codes: np.ndarray, grids: np.ndarray) -> TokenLayout:
+        """Inverse of `to_codes`, given the layout's grids: one (rows, cols, width, height) row, or one per frame
+        (`frame_grids`); -1 for a layout with no grid."""
+        codes, grids = np.asarray(codes), np.asarray(grids).reshape(-1, 4)
         roles = tuple(ROLES[int(k)] for k in codes[:, 0])
         cells = tuple((int(r), int(c)) for r, c in codes[codes[:, 0] == ROLES.index("patch"), 2:])
         framed = bool(len(codes)) and bool((codes[:, 1] != -1).any())
-        return cls(roles, grid if cells else None, input_size if cells else None, cells,
-                   frame_of_row=tuple(int(f) for f in codes[:, 1]) if framed else ())
+        rows, cols, w, h = (int(v) for v in grids[0])
+        has_grid = bool(cells) and rows > 0
+        return cls(roles, (rows, cols) if has_grid else None, (w, h) if has_grid else None, cells,
+                   frame_of_row=tuple(int(f) for f in codes[:, 1]) if framed else (),
+                   frame_grids=tuple(tuple(int(v) for v in g) for g in grids) if len(grids) > 1 else ())
+
+    def grids(self) -> np.ndarray:
+        """(frames or 1, 4) int32: the grids `from_codes` reads back."""
+        if self.frame_grids:
+            return np.array(self.frame_grids, np.int32)
+        return np.array([[*(self.grid or (-1, -1)), *(self.input_size or (-1, -1))]], np.int32)
 
     def to_json(self) -> dict:
         d = {"roles": list(self.roles)}
@@ -122,6 +146,8 @@ class TokenLayout:
             d["columns"] = self.columns.to_json()
         if self.frame_of_row:
             d["frame_of_row"] = list(self.frame_of_row)
+        if self.frame_grids:
+            d["frame_grids"] = [list(g) for g in self.frame_grids]
         return d
 
     @classmethod
@@ -134,4 +160,5 @@ class TokenLayout:
             word_of_row=tuple(d.get("word_of_row", ())),
             columns=cls.from_json(d["columns"]) if "columns" in d else None,
             frame_of_row=tuple(d.get("frame_of_row", ())),
+            frame_grids=tuple(tuple(g) for g in d.get("frame_grids", ())),
         )

@@ -165,8 +165,8 @@ class Preprocess:
         kind = str(cfg.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
         if kind in TILING:
             raise PreprocessError(f"{kind} tiles the image or gives it its own resolution, and this family's card maps one frame per "
-                                  "image (tiled and dynamic-resolution families have cards that read them: llava_next, llava_onevision, qwen2_vl, qwen2_5_vl, idefics3, smolvlm; "
-                                  "the others are issue 20)")
+                                  "image (the tiled and dynamic-resolution families' own cards read it: llava_next, llava_onevision, "
+                                  "qwen2_vl, qwen2_5_vl, idefics2, idefics3, smolvlm)")
         if kind and kind not in PROCESSORS:
             raise PreprocessError(f"image processor {kind!r}: its steps are not known to spatialprobe, so boxes could not be mapped "
                                   f"through it; supported: {', '.join(PROCESSORS)}")

@@ -16,6 +16,16 @@ from spatialprobe.registry import MODELS
 
 FAKE, GLOBAL = "<fake_token_around_image>", "<global-img>"
 FRAMES = ("vision.embed", "vision.layer", "vision.out", "connector.in", "connector.out")
+SITES = {
+    "vision.embed": Tap("model.vision_model.embeddings"),
+    "vision.layer.{i}": Tap("model.vision_model.encoder.layers.{i}"),
+    "vision.out": Tap("model.vision_model.post_layernorm"),
+    "connector.in": Tap("model.connector", kind="input", pick=0),
+    "connector.out": Tap("model.connector"),
+    "lm.layer.{i}": Tap("model.text_model.layers.{i}"),
+    "lm.out": Tap("model.text_model.norm"),
+}
+"""The sites of Idefics3 and SmolVLM — and of Idefics2, whose modules sit at the same paths."""
 
 
 def _scale(adapter) -> int:
@@ -59,15 +69,7 @@ def card(family: str, model_class: str) -> Card:
     return placeholder_vlm(
         family,
         model_class,
-        sites={
-            "vision.embed": Tap("model.vision_model.embeddings"),
-            "vision.layer.{i}": Tap("model.vision_model.encoder.layers.{i}"),
-            "vision.out": Tap("model.vision_model.post_layernorm"),
-            "connector.in": Tap("model.connector", kind="input", pick=0),
-            "connector.out": Tap("model.connector"),
-            "lm.layer.{i}": Tap("model.text_model.layers.{i}"),
-            "lm.out": Tap("model.text_model.norm"),
-        },
+        sites=SITES,
         layouts={**VLM_LAYOUTS, **dict.fromkeys(("vision.embed", "vision.layer", "vision.out", "connector.in"), "frames"), "connector.out": "shuffled"},
         prefix=(),
         patch_size=config_patch("vision_config"),
