@@ -129,20 +129,3 @@ def capture(model: nn.Module, taps: dict[str, tuple[nn.Module, Tap]]) -> Iterato
 def hook_count(model: nn.Module) -> int:
     """Forward and pre-forward hooks on all modules (for leak checks)."""
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
-
-
-def split_frames(x: torch.Tensor, frames: list[int]) -> list[torch.Tensor]:
-    """A tiled batch's hook output (Σ frames, N, d) — the vision tower sees every image's frames stacked — as
-    one (frames_i · N, d) tensor per image, its rows frame after frame (`TokenLayout.framed`)."""
-    if x.shape[0] != sum(frames):
-        raise ValueError(f"{x.shape[0]} frames in the output, {sum(frames)} in the batch ({frames})")
-    return [part.reshape(-1, *x.shape[2:]) for part in torch.split(x, list(frames))]
-
-
-def split_patches(x: torch.Tensor, grid_thw, merge: int = 1) -> list[torch.Tensor]:
-    """A flat hook output (Σ rows, d) of Qwen-style towers — every image's patches in one sequence, no batch
-    dimension — as one tensor per image; ``merge``: rows per ``merge × merge`` window merged (the merger's output)."""
-    counts = [int(t) * int(h) * int(w) // merge**2 for t, h, w in (grid_thw.tolist() if hasattr(grid_thw, "tolist") else grid_thw)]
-    if x.shape[0] != sum(counts):
-        raise ValueError(f"{x.shape[0]} rows in the output, {sum(counts)} in the images' grids ({counts})")
-    return list(torch.split(x, counts))
