@@ -63,8 +63,9 @@ def test_models_ls_and_sites(capsys):
     assert main(["models", "ls"]) == 0
     out = capsys.readouterr().out
     assert "blip2         blip-2" in out and "toy presets: tiny-linear" in out and "(random init" in out
-    served = ("clip", "vit", "beit", "dinov2_with_registers", "siglip", "flava", "blip", "instructblip", "llava", "paligemma", "kosmos-2", "idefics")
-    assert all(f" {t}" in out for t in served) and "idefics2: its aspect-keeping resize" in out
+    served = ("clip", "vit", "beit", "dinov2_with_registers", "siglip", "flava", "blip", "instructblip", "llava", "paligemma", "kosmos-2", "idefics",
+              "llava_next", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "idefics2", "idefics3", "smolvlm")
+    assert all(f" {t}" in out for t in served) and "siglip2: NaFlex SigLIP2 patchifies" in out
     assert main(["models", "sites", "toy:tiny-qformer"]) == 0
     out = capsys.readouterr().out
     assert "connector.attn     8 × 65           8 queries → cls + 8×8 patches" in out
