@@ -121,10 +121,11 @@ def _per_scene_tables(adapter: Adapter, dataset: SceneDataset, scenes: list[Scen
         if with_mask:
             instances = dataset.instances(scene)
             masks = np.stack([dataset.mask(scene, scene.objects[i], instances) for i in with_mask])
+            maps = frame_maps(adapter.preprocess, scene.frame)
         for rule, layout in own.items():
             table = np.full((len(scene.objects), len(layout.rows("patch")), 2), np.nan, np.float16)
             if with_mask:
-                table[with_mask] = row_coverage(layout, frame_maps(adapter.preprocess, scene.frame), scene.frame, masks)
+                table[with_mask] = row_coverage(layout, maps, scene.frame, masks)
             cells[rule] += list(table)
     return {"index": index, "boxes": boxes, "cells": cells}, layouts
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from spatialprobe.models import capture as cap
@@ -200,11 +202,11 @@ class Adapter:
     # --- running it ---------------------------------------------------------------------------
     def pixels(self, images) -> Pixels:
         """Images (PIL or HWC arrays) → the model's pixel inputs (`Pixels`)."""
-        sizes = [im.size if hasattr(im, "size") and not hasattr(im, "shape") else (im.shape[1], im.shape[0]) for im in images]
+        sizes = [im.size if isinstance(im, Image.Image) else np.asarray(im).shape[1::-1] for im in images]
+        sizes = [(int(w), int(h)) for w, h in sizes]
         if self.per_image:
-            values, extra = self.preprocess.inputs(images)
-            return Pixels(values, extra, [tuple(map(int, s)) for s in sizes])
-        return Pixels(self.preprocess(images), {}, [tuple(map(int, s)) for s in sizes])
+            return Pixels(*self.preprocess.inputs(images), sizes)
+        return Pixels(self.preprocess(images), {}, sizes)
 
     def make_batch(self, pixel_values: torch.Tensor | Pixels, texts: list[str] | None = None) -> Batch:
         """Pixels (+ texts, tokenised with the model's tokenizer) into a `Batch`.
@@ -257,9 +259,9 @@ class Adapter:
             return batch
         rows, words, lengths = [], [], []
         for i, size in enumerate(batch.sizes):
-            prompt = list(self.card.image_prompt(self, size))
-            if len(prompt) != len(self.card.image_layout(self, "lm", size)):
-                raise RuntimeError(f"{self.name}: the prompt of a {size[0]}×{size[1]} image has {len(prompt)} tokens, its LM layout other rows")
+            prompt, rows_of = list(self.card.image_prompt(self, size)), len(self.card.image_layout(self, "lm", size))
+            if len(prompt) != rows_of:
+                raise RuntimeError(f"{self.name}: the prompt of a {size[0]}×{size[1]} image has {len(prompt)} tokens and its LM layout {rows_of} rows")
             ids, word_ids = ([], []) if texts is None else self._tokenise(texts[i])
             rows.append(list(prompt) + ids)
             words.append(word_ids)
