@@ -9,15 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from spatialprobe.models import capture as cap
 from spatialprobe.models.card import Card, Derived, Tap
 from spatialprobe.models.layout import TokenLayout
-from spatialprobe.models.preprocess import Preprocess
+from spatialprobe.models.preprocess import Preprocess, image_size
 from spatialprobe.models.sites import expand, sort_key, split
 
 
@@ -202,8 +200,7 @@ class Adapter:
     # --- running it ---------------------------------------------------------------------------
     def pixels(self, images) -> Pixels:
         """Images (PIL or HWC arrays) → the model's pixel inputs (`Pixels`)."""
-        sizes = [im.size if isinstance(im, Image.Image) else np.asarray(im).shape[1::-1] for im in images]
-        sizes = [(int(w), int(h)) for w, h in sizes]
+        sizes = [image_size(im) for im in images]
         if self.per_image:
             return Pixels(*self.preprocess.inputs(images), sizes)
         return Pixels(self.preprocess(images), {}, sizes)

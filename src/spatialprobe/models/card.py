@@ -139,11 +139,26 @@ def projector_vlm_sites(embed: Tap, out: Tap | Derived, tower: str = "model.visi
     }
 
 
+TOWER_STEMS = ("vision.embed", "vision.layer", "vision.out", "connector.in")
+"""The site stems of a VLM's vision tower and of its connector's input (where a per-image family's frames sit)."""
+
+
+def vlm_forward(model, batch, **text_inputs):
+    """The image features alone (a batch without token ids), or the whole model on the prompt. The batch's extra inputs
+    (InstructBLIP's instruction; LLaVA-NeXT's ``image_sizes``, Qwen2-VL's ``image_grid_thw``, Idefics'
+    ``pixel_attention_mask``) go to both, ``text_inputs`` to the whole model only."""
+    if batch.input_ids is None:
+        return model.get_image_features(pixel_values=batch.pixel_values, **batch.extra)
+    return model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask, **batch.extra, **text_inputs)
+
+
 def placeholder_vlm(family: str, model_class: str, **fields) -> Card:
     """The card of a VLM (HF ``model_type`` ``family``) whose LM reads the visual prompt in place of its image tokens
-    (``config.image_token_id``): the tiled and dynamic-resolution families."""
+    (``config.image_token_id``): the tiled and dynamic-resolution families. Unless ``fields`` say otherwise: no prefix
+    rows, the patch size of ``config.vision_config``, `vlm_forward`."""
+    defaults = {"prefix": (), "patch_size": config_patch("vision_config"), "forward": vlm_forward}
     return Card(family=family, model_types=(family,), model_classes={family: model_class}, prompt="placeholders",
-                image_token=lambda model: model.config.image_token_id, **fields)
+                image_token=lambda model: model.config.image_token_id, **{**defaults, **fields})
 
 
 def _pixels_only(model, batch):

@@ -22,12 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
 
 from spatialprobe.geometry import FrameMap
 from spatialprobe.models.imaging import PerImage
 from spatialprobe.models.layout import TokenLayout
-from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError
+from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError, image_size, processor_kind, rgb
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ class DynamicResize(PerImage):
 
     def pixels(self, image) -> np.ndarray:
         """One image (PIL or HWC uint8) → (N, 3 · temporal · patch²) float32, the rows in `cells` order."""
-        im = (image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))).convert("RGB")
+        im = rgb(image)
         x = self.frame.pixels(im.resize(self.resized(im.size), resample=RESAMPLE[self.frame.resample]))
         c, h, w = x.shape
         p, m = self.patch, self.merge
@@ -125,9 +124,8 @@ class DynamicResize(PerImage):
 
     def inputs(self, images) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """A batch as Qwen2-VL takes it: every image's patch rows in one (Σ rows, dim) tensor, and ``image_grid_thw``."""
-        ims = [(im if isinstance(im, Image.Image) else Image.fromarray(np.asarray(im))) for im in images]
-        grids = [self.grid(im.size) for im in ims]
-        return torch.from_numpy(np.concatenate([self.pixels(im) for im in ims])), {"image_grid_thw": torch.tensor([[1, r, c] for r, c in grids])}
+        grids = [self.grid(image_size(im)) for im in images]
+        return torch.from_numpy(np.concatenate([self.pixels(im) for im in images])), {"image_grid_thw": torch.tensor([[1, r, c] for r, c in grids])}
 
     def describe(self) -> str:
         return (f"dynamic resolution: each image resized to its own multiple of {self.patch * self.merge} pixels within "
@@ -144,12 +142,12 @@ class DynamicResize(PerImage):
     @classmethod
     def from_hf(cls, cfg: dict) -> DynamicResize:
         """From a ``Qwen2VLImageProcessor`` ``preprocessor_config.json`` (Qwen2.5-VL uses the same processor)."""
-        kind = str(cfg.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
+        kind = processor_kind(cfg)
         if kind not in ("Qwen2VLImageProcessor", "Qwen2_5_VLImageProcessor"):
             raise PreprocessError(f"{kind or 'an image processor'}: not Qwen2-VL's dynamic resolution")
         size = cfg.get("size") or {}
         low, high = cfg.get("min_pixels", size.get("shortest_edge")), cfg.get("max_pixels", size.get("longest_edge"))
         if low is None or high is None:
             raise PreprocessError(f"{kind}: no pixel bounds (size.shortest_edge / longest_edge or min_pixels / max_pixels): {size}")
-        frame = Preprocess.from_hf({**cfg, "image_processor_type": "CLIPImageProcessor", "do_resize": False, "do_center_crop": False, "do_pad": False})
-        return cls(int(cfg.get("patch_size", 14)), int(cfg.get("merge_size", 2)), int(low), int(high), frame, int(cfg.get("temporal_patch_size", 2)))
+        return cls(int(cfg.get("patch_size", 14)), int(cfg.get("merge_size", 2)), int(low), int(high), Preprocess.normalisation(cfg),
+                   int(cfg.get("temporal_patch_size", 2)))

@@ -10,6 +10,8 @@ and a box target must not depend on which frames or grid the model chose.
 
 from __future__ import annotations
 
+import numpy as np
+
 from spatialprobe.geometry import FrameMap
 
 
@@ -29,6 +31,24 @@ class PerImage:
     @staticmethod
     def fixed_size() -> None:
         return None
+
+
+def padded_frames(images: list):
+    """Each image's frames — (3, H_k, W_k) arrays, their sizes free — as one (B, most frames, 3, H, W) batch, every frame
+    zero-padded bottom / right to the batch's largest and an image with fewer frames padded with all-zero frames, and
+    the (B, most frames, H, W) mask that is true on each frame's own pixels (Idefics' ``pixel_attention_mask``), as
+    torch tensors."""
+    import torch  # not at import: the light commands read stored preprocessings without torch
+
+    most = max(len(frames) for frames in images)
+    h, w = max(x.shape[1] for frames in images for x in frames), max(x.shape[2] for frames in images for x in frames)
+    pixels = np.zeros((len(images), most, 3, h, w), np.float32)
+    mask = np.zeros((len(images), most, h, w), bool)
+    for i, frames in enumerate(images):
+        for k, x in enumerate(frames):
+            pixels[i, k, :, : x.shape[1], : x.shape[2]] = x
+            mask[i, k, : x.shape[1], : x.shape[2]] = True
+    return torch.from_numpy(pixels), torch.from_numpy(mask)
 
 
 def from_json(d: dict):

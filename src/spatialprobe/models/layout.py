@@ -20,8 +20,8 @@ class TokenLayout:
     ``grid`` is (rows, cols) of the patch grid and ``input_size`` the model's input frame (W, H);
     patch rows carry their (row, col), in whatever order the model holds them (Qwen2-VL's rows are
     in merge-window order: ``patch_cells`` says where each row's patch is). A tiled image's rows
-    also carry the frame they come from (``frame_of_row``: the base frame, then the tiles; every
-    frame has the same grid and input size, and its own map from the image). Text rows carry the
+    also carry the frame they come from (``frame_of_row``: the base frame, then the tiles; each
+    frame has its own map from the image, and where frames differ in grid, ``frame_grids``). Text rows carry the
     index of the word they belong to (``word_of_row``, -1 for special tokens). ``columns`` is the
     layout of the attended tokens for an attention-map site.
     """

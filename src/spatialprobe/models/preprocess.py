@@ -35,6 +35,22 @@ such families read them through `models.imaging.PerImage`)."""
 RESAMPLE = {0: Image.NEAREST, 1: Image.LANCZOS, 2: Image.BILINEAR, 3: Image.BICUBIC, 4: Image.BOX, 5: Image.HAMMING}
 
 
+def rgb(image) -> Image.Image:
+    """A PIL image or an HWC uint8 array as an RGB PIL image."""
+    return (image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))).convert("RGB")
+
+
+def image_size(image) -> tuple[int, int]:
+    """(W, H) of a PIL image or an HWC array."""
+    w, h = image.size if isinstance(image, Image.Image) else np.asarray(image).shape[1::-1]
+    return int(w), int(h)
+
+
+def processor_kind(cfg: dict) -> str:
+    """The image processor class a ``preprocessor_config.json`` names, without its ``Fast`` / ``Pil`` suffix."""
+    return str(cfg.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
+
+
 @dataclass(frozen=True)
 class Preprocess:
     """Resize, crop, pad and normalise.
@@ -123,8 +139,7 @@ class Preprocess:
 
     def pixels(self, image) -> np.ndarray:
         """One image (PIL or HWC uint8 array) → (3, H, W) float32 in the model frame."""
-        im = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
-        im = im.convert("RGB")
+        im = rgb(image)
         if self.square is not None and im.size[0] != im.size[1]:
             side = max(im.size)
             canvas = Image.new("RGB", (side, side), tuple(self.square))
@@ -162,7 +177,7 @@ class Preprocess:
     @classmethod
     def from_hf(cls, cfg: dict) -> Preprocess:
         """From a Hugging Face ``preprocessor_config.json`` of a processor in `PROCESSORS`."""
-        kind = str(cfg.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
+        kind = processor_kind(cfg)
         if kind in TILING:
             raise PreprocessError(f"{kind} tiles the image or gives it its own resolution, and this family's card maps one frame per "
                                   "image (the tiled and dynamic-resolution families' own cards read it: llava_next, llava_onevision, "
@@ -203,6 +218,13 @@ class Preprocess:
             rescale=float(cfg.get("rescale_factor", 1 / 255)) if cfg.get("do_rescale", True) else 1.0,
             resample=int(cfg.get("resample", 3)),
         )
+
+    @classmethod
+    def normalisation(cls, cfg: dict, resample: int | None = None) -> Preprocess:
+        """Only the rescale and normalisation of a tiling or dynamic-resolution ``preprocessor_config.json`` (whose
+        resizes, crops and padding a `models.imaging.PerImage` does); ``resample``: the processor's default filter."""
+        extra = {} if resample is None else {"resample": cfg.get("resample", resample)}
+        return cls.from_hf({**cfg, "image_processor_type": "CLIPImageProcessor", "do_resize": False, "do_center_crop": False, "do_pad": False, **extra})
 
     @classmethod
     def from_json(cls, d: dict) -> Preprocess:

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
 
 from spatialprobe.geometry import FrameMap
-from spatialprobe.models.imaging import PerImage
+from spatialprobe.models.imaging import PerImage, padded_frames
 from spatialprobe.models.layout import TokenLayout
-from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError
+from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError, processor_kind, rgb
 
 
 @dataclass(frozen=True)
@@ -59,23 +58,15 @@ class Quadrants(PerImage):
 
     def pixels(self, image) -> list[np.ndarray]:
         """One image → its frames, each (3, H_k, W_k) float32 (frames differ in size)."""
-        im = (image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))).convert("RGB")
+        im = rgb(image)
         frames = [im.crop(r) for r in self.regions(im.size)]
         return [self.frame.pixels(f.resize(self.resized(f.size), resample=RESAMPLE[self.frame.resample])) for f in frames]
 
     def inputs(self, images) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """A batch as Idefics2 takes it: (B, most frames, 3, H, W), every frame zero-padded bottom / right to the
         batch's largest, and ``pixel_attention_mask`` (B, most frames, H, W), true on each frame's own pixels."""
-        frames = [self.pixels(im) for im in images]
-        most = max(len(f) for f in frames)
-        h, w = max(x.shape[1] for f in frames for x in f), max(x.shape[2] for f in frames for x in f)
-        pixels = np.zeros((len(frames), most, 3, h, w), np.float32)
-        mask = np.zeros((len(frames), most, h, w), bool)
-        for i, image in enumerate(frames):
-            for k, x in enumerate(image):
-                pixels[i, k, :, : x.shape[1], : x.shape[2]] = x
-                mask[i, k, : x.shape[1], : x.shape[2]] = True
-        return torch.from_numpy(pixels), {"pixel_attention_mask": torch.from_numpy(mask)}
+        pixels, mask = padded_frames([self.pixels(im) for im in images])
+        return pixels, {"pixel_attention_mask": mask}
 
     def layout(self, size: tuple[int, int], patch: int) -> TokenLayout:
         """The tower's rows for an image of ``size``: each frame's grid of whole ``patch``-pixel patches (a partial last
@@ -103,12 +94,10 @@ class Quadrants(PerImage):
     @classmethod
     def from_hf(cls, cfg: dict) -> Quadrants:
         """From an ``Idefics2ImageProcessor`` ``preprocessor_config.json``."""
-        kind = str(cfg.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
+        kind = processor_kind(cfg)
         if kind != "Idefics2ImageProcessor":
             raise PreprocessError(f"{kind or 'an image processor'}: not Idefics2's")
         size = cfg.get("size") or {}
         if not cfg.get("do_resize", True) or not {"shortest_edge", "longest_edge"} <= set(size):
             raise PreprocessError(f"{kind}: only its shortest / longest edge resize is mapped (size={size})")
-        frame = Preprocess.from_hf({**cfg, "image_processor_type": "CLIPImageProcessor", "do_resize": False, "do_center_crop": False, "do_pad": False,
-                                    "resample": cfg.get("resample", 2)})
-        return cls(int(size["shortest_edge"]), int(size["longest_edge"]), bool(cfg.get("do_image_splitting", False)), frame)
+        return cls(int(size["shortest_edge"]), int(size["longest_edge"]), bool(cfg.get("do_image_splitting", False)), Preprocess.normalisation(cfg, resample=2))

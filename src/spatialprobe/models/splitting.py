@@ -19,12 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
 
 from spatialprobe.geometry import FrameMap
-from spatialprobe.models.imaging import PerImage
+from spatialprobe.models.imaging import PerImage, padded_frames
 from spatialprobe.models.layout import TokenLayout
-from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError
+from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError, processor_kind, rgb
 
 MAX_SIDE = 4096
 """HF's absolute maximum of the step-1 image."""
@@ -90,7 +89,7 @@ class Splitting(PerImage):
 
     def pixels(self, image) -> np.ndarray:
         """One image (PIL or HWC uint8) → (frames, 3, side, side) float32, the frames in `frame_maps` order."""
-        im = (image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))).convert("RGB")
+        im = rgb(image)
         resample = RESAMPLE[self.frame.resample]
         first = im.resize(self.resized(im.size), resample=resample)
         if not self.split:
@@ -106,13 +105,8 @@ class Splitting(PerImage):
     def inputs(self, images) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """A batch as Idefics3 takes it: (B, most frames, 3, side, side), fewer frames padded with zero frames, and
         ``pixel_attention_mask`` (B, most frames, side, side), true on real frames."""
-        frames = [self.pixels(im) for im in images]
-        most = max(len(f) for f in frames)
-        pixels = np.zeros((len(frames), most, 3, self.side, self.side), np.float32)
-        mask = np.zeros((len(frames), most, self.side, self.side), bool)
-        for i, f in enumerate(frames):
-            pixels[i, : len(f)], mask[i, : len(f)] = f, True
-        return torch.from_numpy(pixels), {"pixel_attention_mask": torch.from_numpy(mask)}
+        pixels, mask = padded_frames([self.pixels(im) for im in images])
+        return pixels, {"pixel_attention_mask": mask}
 
     def layout(self, size: tuple[int, int], patch: int, merge: int = 1) -> TokenLayout:
         """A site's rows for an image of ``size``: every frame's ``patch``-pixel grid (``merge``: after a pixel shuffle
@@ -136,12 +130,10 @@ class Splitting(PerImage):
     @classmethod
     def from_hf(cls, cfg: dict) -> Splitting:
         """From an ``Idefics3ImageProcessor`` or ``SmolVLMImageProcessor`` ``preprocessor_config.json``."""
-        kind = str(cfg.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
+        kind = processor_kind(cfg)
         if kind not in ("Idefics3ImageProcessor", "SmolVLMImageProcessor"):
             raise PreprocessError(f"{kind or 'an image processor'}: not Idefics3's image splitting")
         size, side = cfg.get("size") or {}, (cfg.get("max_image_size") or {}).get("longest_edge")
         if not cfg.get("do_resize", True) or "longest_edge" not in size or not side:
             raise PreprocessError(f"{kind}: only a longest-edge resize with max_image_size.longest_edge is mapped (size={size})")
-        frame = Preprocess.from_hf({**cfg, "image_processor_type": "CLIPImageProcessor", "do_resize": False, "do_center_crop": False, "do_pad": False,
-                                    "resample": cfg.get("resample", 1)})
-        return cls(int(size["longest_edge"]), int(side), bool(cfg.get("do_image_splitting", True)), frame)
+        return cls(int(size["longest_edge"]), int(side), bool(cfg.get("do_image_splitting", True)), Preprocess.normalisation(cfg, resample=1))

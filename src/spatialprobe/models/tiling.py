@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from spatialprobe.geometry import Box, FrameMap, GridCoverage
-from spatialprobe.models.imaging import PerImage
+from spatialprobe.geometry import Box, FrameMap
+from spatialprobe.models.imaging import PerImage, padded_frames
 from spatialprobe.models.layout import TokenLayout
-from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError
+from spatialprobe.models.preprocess import RESAMPLE, Preprocess, PreprocessError, image_size, processor_kind, rgb
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,6 @@ class Tiling(PerImage):
             out.append(mapped.clipped() if x1 > 0 and y1 > 0 and x0 < w and y0 < h else None)
         return out
 
-    def coverages(self, size: tuple[int, int], grid) -> list[GridCoverage]:
-        """Per frame, the coverage of its patch grid by masks of images of ``size`` (an object's patches in every frame)."""
-        return [GridCoverage(tuple(size), grid, frame.fmap) for frame in self.frames(size)]
-
     def layout(self, size: tuple[int, int], patch: int, prefix: tuple[str, ...] = ("cls",)) -> TokenLayout:
         """The vision tower's rows for an image of ``size``: each frame's ``prefix`` and ``patch``-pixel grid, frame
         after frame (`TokenLayout.framed`); map them to the image with ``patch_boxes([f.fmap for f in frames(size)])``."""
@@ -146,7 +142,7 @@ class Tiling(PerImage):
 
     def pixels(self, image) -> np.ndarray:
         """One image (PIL or HWC uint8) → (frames, 3, H, W) float32, the frames in `frames`' order."""
-        im = (image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))).convert("RGB")
+        im = rgb(image)
         resample = RESAMPLE[self.frame.resample]
         canvas_size, fitted = self.best_resolution(im.size), self.fitted_size(im.size)
         canvas = Image.new("RGB", canvas_size, (0, 0, 0))
@@ -163,13 +159,8 @@ class Tiling(PerImage):
     def inputs(self, images) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """A batch as ``LlavaNextForConditionalGeneration`` takes it: (B, most frames, 3, H, W) — an image with fewer
         frames zero-padded, as HF's processor pads — and ``image_sizes`` (B, 2) as (height, width)."""
-        frames = [self.pixels(im) for im in images]
-        most = max(len(f) for f in frames)
-        pixels = np.zeros((len(frames), most, *frames[0].shape[1:]), np.float32)
-        for i, f in enumerate(frames):
-            pixels[i, : len(f)] = f
-        sizes = [_size(im) for im in images]
-        return torch.from_numpy(pixels), {"image_sizes": torch.tensor([[h, w] for w, h in sizes])}
+        pixels, _ = padded_frames([self.pixels(im) for im in images])
+        return pixels, {"image_sizes": torch.tensor([[h, w] for w, h in map(image_size, images)])}
 
     def describe(self) -> str:
         return f"anyres tiling: {self.tile}-pixel tiles of the best of {len(self.pinpoints)} resolutions, plus the image stretched to {self.base[0]}×{self.base[1]}; each frame: {self.frame.describe()}"
@@ -185,7 +176,7 @@ class Tiling(PerImage):
     def from_hf(cls, cfg: dict) -> Tiling:
         """From a ``LlavaNextImageProcessor`` or ``LlavaOnevisionImageProcessor`` ``preprocessor_config.json`` (the same
         steps; OneVision's frames are an exact resize to ``size``, its tiles that size)."""
-        kind = str(cfg.get("image_processor_type", "")).removesuffix("Fast").removesuffix("Pil")
+        kind = processor_kind(cfg)
         if kind not in ("LlavaNextImageProcessor", "LlavaOnevisionImageProcessor"):
             raise PreprocessError(f"{kind or 'an image processor'}: not LLaVA-NeXT's (or LLaVA-OneVision's) anyres tiling")
         size, crop = cfg.get("size", {}), cfg.get("crop_size") or {}
@@ -201,8 +192,3 @@ class Tiling(PerImage):
         if not pinpoints:
             raise PreprocessError("LlavaNextImageProcessor: no image_grid_pinpoints")
         return cls(pinpoints, tile, base, per_frame)
-
-
-def _size(image) -> tuple[int, int]:
-    """(W, H) of a PIL image or an HWC array."""
-    return image.size if isinstance(image, Image.Image) else (np.asarray(image).shape[1], np.asarray(image).shape[0])

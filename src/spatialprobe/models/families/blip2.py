@@ -6,19 +6,12 @@ norm (the pass stops there, so no decoder input is needed)."""
 import torch
 from torch import nn
 
-from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch
+from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch, vlm_forward
 from spatialprobe.models.trainable import Trainable
 from spatialprobe.registry import MODELS
 
 LM_LAYERS = ("language_model.model.decoder.layers.{i}", "language_model.model.layers.{i}", "language_model.encoder.block.{i}")
 LM_NORM = ("language_model.model.decoder.final_layer_norm", "language_model.model.norm", "language_model.encoder.final_layer_norm")
-
-
-def _forward(model, batch):
-    """The image features alone, or the whole model on the prompt; a family's extra inputs (InstructBLIP's instruction) ride along."""
-    if batch.input_ids is None:
-        return model.get_image_features(pixel_values=batch.pixel_values, **batch.extra)
-    return model(pixel_values=batch.pixel_values, input_ids=batch.input_ids, attention_mask=batch.attention_mask, **batch.extra)
 
 
 class QFormerConnector(nn.Module):
@@ -79,7 +72,7 @@ CARD = MODELS.register(
         layouts=VLM_LAYOUTS,
         prefix=("cls",),
         patch_size=config_patch("vision_config"),
-        forward=_forward,
+        forward=vlm_forward,
         needs_eager=("connector.attn",),
         model_types=("blip-2",),
         model_classes={"blip-2": "Blip2ForConditionalGeneration"},

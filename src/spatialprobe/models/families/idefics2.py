@@ -5,8 +5,8 @@ no grid), and a Mistral LM that reads each frame's latents between ``<fake_token
 processor writes the prompt. The tower rows of a frame are its whole patches only (a partial last row or column is
 masked by the model, and not a row here)."""
 
-from spatialprobe.models.card import VLM_LAYOUTS, Card, config_patch, placeholder_vlm
-from spatialprobe.models.families.idefics3 import FAKE, SITES, forward
+from spatialprobe.models.card import TOWER_STEMS, VLM_LAYOUTS, Card, placeholder_vlm
+from spatialprobe.models.families.idefics3 import FAKE, SITES
 from spatialprobe.models.layout import TokenLayout
 from spatialprobe.models.quadrants import Quadrants
 from spatialprobe.registry import MODELS
@@ -34,15 +34,12 @@ def image_prompt(adapter, size) -> list[int]:
 def image_layout(adapter, rule: str, size) -> TokenLayout:
     if rule == "frames":
         return adapter.preprocess.layout(size, adapter.card.patch_size(adapter.model))
-    frames = len(adapter.preprocess.regions(size))
+    frame_of = [k for k in range(len(adapter.preprocess.regions(size))) for _ in range(_latents(adapter))]  # each latent's frame
     if rule == "latents":
-        return TokenLayout(("latent",) * (_latents(adapter) * frames), frame_of_row=tuple(k for k in range(frames) for _ in range(_latents(adapter))))
-    image = [i == adapter.model.config.image_token_id for i in image_prompt(adapter, size)]
-    frame_of = iter(k for k in range(frames) for _ in range(_latents(adapter)))
-    return TokenLayout(tuple("image" if i else "marker" for i in image), frame_of_row=tuple(next(frame_of) if i else -1 for i in image))
+        return TokenLayout(("latent",) * len(frame_of), frame_of_row=tuple(frame_of))
+    image, latents = [i == adapter.model.config.image_token_id for i in image_prompt(adapter, size)], iter(frame_of)
+    return TokenLayout(tuple("image" if i else "marker" for i in image), frame_of_row=tuple(next(latents) if i else -1 for i in image))
 
-
-PADDED = ("vision.embed", "vision.layer", "vision.out", "connector.in")
 
 CARD: Card = MODELS.register(
     "idefics2",
@@ -50,13 +47,10 @@ CARD: Card = MODELS.register(
         "idefics2",
         "Idefics2ForConditionalGeneration",
         sites=SITES,
-        layouts={**VLM_LAYOUTS, **dict.fromkeys(PADDED, "frames"), "connector.out": "latents"},
-        prefix=(),
-        patch_size=config_patch("vision_config"),
-        forward=forward,
+        layouts={**VLM_LAYOUTS, **dict.fromkeys(TOWER_STEMS, "frames"), "connector.out": "latents"},
         images=Quadrants.from_hf,
         image_layout=image_layout,
         image_prompt=image_prompt,
-        packing={**dict.fromkeys(PADDED, unpadded), "connector.out": "frames"},
+        packing={**dict.fromkeys(TOWER_STEMS, unpadded), "connector.out": "frames"},
     ),
 )

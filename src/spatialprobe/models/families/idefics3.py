@@ -9,13 +9,12 @@ next shuffled cell of its frame, every other token is a ``marker`` row."""
 
 import numpy as np
 
-from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch, placeholder_vlm
+from spatialprobe.models.card import TOWER_STEMS, VLM_LAYOUTS, Card, Tap, placeholder_vlm
 from spatialprobe.models.layout import TokenLayout
 from spatialprobe.models.splitting import Splitting
 from spatialprobe.registry import MODELS
 
 FAKE, GLOBAL = "<fake_token_around_image>", "<global-img>"
-FRAMES = ("vision.embed", "vision.layer", "vision.out", "connector.in", "connector.out")
 SITES = {
     "vision.embed": Tap("model.vision_model.embeddings"),
     "vision.layer.{i}": Tap("model.vision_model.encoder.layers.{i}"),
@@ -57,27 +56,17 @@ def image_layout(adapter, rule: str, size) -> TokenLayout:
                        tuple(next(cells) for i in image if i), frame_of_row=tuple(next(frame_of) if i else -1 for i in image))
 
 
-def forward(model, batch):
-    mask = batch.extra["pixel_attention_mask"]
-    if batch.input_ids is None:
-        return model.get_image_features(pixel_values=batch.pixel_values, pixel_attention_mask=mask)
-    return model(pixel_values=batch.pixel_values, pixel_attention_mask=mask, input_ids=batch.input_ids, attention_mask=batch.attention_mask)
-
-
 def card(family: str, model_class: str) -> Card:
     """Idefics3's card, or SmolVLM's (the same modules, processor and prompt)."""
     return placeholder_vlm(
         family,
         model_class,
         sites=SITES,
-        layouts={**VLM_LAYOUTS, **dict.fromkeys(("vision.embed", "vision.layer", "vision.out", "connector.in"), "frames"), "connector.out": "shuffled"},
-        prefix=(),
-        patch_size=config_patch("vision_config"),
-        forward=forward,
+        layouts={**VLM_LAYOUTS, **dict.fromkeys(TOWER_STEMS, "frames"), "connector.out": "shuffled"},
         images=Splitting.from_hf,
         image_layout=image_layout,
         image_prompt=image_prompt,
-        packing=dict.fromkeys(FRAMES, "frames"),
+        packing=dict.fromkeys((*TOWER_STEMS, "connector.out"), "frames"),
     )
 
 

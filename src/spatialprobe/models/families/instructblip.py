@@ -8,8 +8,8 @@ the referring expression, when the pass has text) or ``?instruction=`` (empty: o
 InstructBLIP — chosen visibly). It is tokenised with the checkpoint's own Q-Former tokenizer
 (``qformer_tokenizer/``)."""
 
-from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch
-from spatialprobe.models.families.blip2 import SITES, QFormerConnector, _forward, _image_token
+from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, config_patch, vlm_forward
+from spatialprobe.models.families.blip2 import SITES, QFormerConnector, _image_token
 from spatialprobe.models.trainable import Trainable
 from spatialprobe.registry import MODELS
 
@@ -54,7 +54,7 @@ CARD = MODELS.register(
         layouts=VLM_LAYOUTS,
         prefix=("cls",),
         patch_size=config_patch("vision_config"),
-        forward=_forward,
+        forward=vlm_forward,
         needs_eager=("connector.attn",),
         model_types=("instructblip",),
         model_classes={"instructblip": "InstructBlipForConditionalGeneration"},

@@ -6,7 +6,7 @@ frame after frame, each frame a CLS row (tower sites) and its patch grid. The LM
 the tiles' patches as one grid with the padding cut away, an ``image_newline`` row after each of its rows
 (`Tiling.lm_layout`, what HF's ``pack_image_features`` packs)."""
 
-from spatialprobe.models.card import Card, config_patch, placeholder_vlm
+from spatialprobe.models.card import TOWER_STEMS, Card, placeholder_vlm
 from spatialprobe.models.families.llava import LAYOUTS, SITES
 from spatialprobe.models.tiling import Tiling
 from spatialprobe.registry import MODELS
@@ -28,15 +28,9 @@ def image_prompt(adapter, size) -> list[int]:
     return [adapter.model.config.image_token_id] * len(image_layout(adapter, "lm", size))
 
 
-def forward(model, batch):
-    sizes = batch.extra["image_sizes"]
-    if batch.input_ids is None:
-        return model.get_image_features(pixel_values=batch.pixel_values, image_sizes=sizes)
-    return model(pixel_values=batch.pixel_values, image_sizes=sizes, input_ids=batch.input_ids, attention_mask=batch.attention_mask)
-
-
-PACKING = dict.fromkeys(("vision.embed", "vision.layer", "vision.out", "connector.in", "connector.out"), "frames")
+PACKING = dict.fromkeys((*TOWER_STEMS, "connector.out"), "frames")
 """The tower and the projector see every image's frames stacked."""
+
 
 def anyres_card(family: str, model_class: str, sites: dict, layouts: dict, prefix: tuple[str, ...]) -> Card:
     """The card of a LLaVA-NeXT-style family: anyres frames into a tower and projector, the packed rows into the LM."""
@@ -46,8 +40,6 @@ def anyres_card(family: str, model_class: str, sites: dict, layouts: dict, prefi
         sites=sites,
         layouts=layouts,
         prefix=prefix,
-        patch_size=config_patch("vision_config"),
-        forward=forward,
         images=Tiling.from_hf,
         image_layout=image_layout,
         image_prompt=image_prompt,

@@ -5,7 +5,7 @@ window's four rows into one (raster order of the windows); the LM reads them bet
 
 The tower has no final norm: ``vision.out`` is its last block, ``connector.in`` the merger's input."""
 
-from spatialprobe.models.card import VLM_LAYOUTS, Card, Tap, placeholder_vlm
+from spatialprobe.models.card import TOWER_STEMS, VLM_LAYOUTS, Card, Tap, placeholder_vlm, vlm_forward
 from spatialprobe.models.dynamic import DynamicResize
 from spatialprobe.models.layout import TokenLayout
 from spatialprobe.registry import MODELS
@@ -13,7 +13,7 @@ from spatialprobe.registry import MODELS
 TOWER = "model.visual"
 LAYOUTS = {**VLM_LAYOUTS, "vision.embed": "patches", "vision.layer": "patches", "vision.out": "patches",
            "connector.in": "patches", "connector.out": "merged"}
-FLAT = dict.fromkeys(("vision.embed", "vision.layer", "vision.out", "connector.in", "connector.out"), "flat")
+FLAT = dict.fromkeys((*TOWER_STEMS, "connector.out"), "flat")
 
 
 def image_layout(adapter, rule: str, size) -> TokenLayout:
@@ -31,11 +31,9 @@ def image_prompt(adapter, size) -> list[int]:
 
 
 def forward(model, batch):
-    grid = batch.extra["image_grid_thw"]
-    if batch.input_ids is None:
-        return model.get_image_features(pixel_values=batch.pixel_values, image_grid_thw=grid)
-    return model(pixel_values=batch.pixel_values, image_grid_thw=grid, input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                 mm_token_type_ids=(batch.input_ids == model.config.image_token_id).int())
+    """`vlm_forward`, the whole model also told which rows are the image's (``mm_token_type_ids``, for multimodal RoPE)."""
+    types = {} if batch.input_ids is None else {"mm_token_type_ids": (batch.input_ids == model.config.image_token_id).int()}
+    return vlm_forward(model, batch, **types)
 
 
 def card(family: str, model_class: str, layouts: dict) -> Card:
@@ -53,8 +51,6 @@ def card(family: str, model_class: str, layouts: dict) -> Card:
             "lm.out": Tap("model.language_model.norm"),
         },
         layouts=layouts,
-        prefix=(),
-        patch_size=lambda model: int(model.config.vision_config.patch_size),
         forward=forward,
         images=DynamicResize.from_hf,
         image_layout=image_layout,
