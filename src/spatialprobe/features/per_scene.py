@@ -1,10 +1,11 @@
 """What a store keeps for a per-image model (tiled or dynamic-resolution): each scene's own layout, and each
 object's coverage of that scene's patch rows in every frame that sees it.
 
-Sites that share a layout rule (every ``vision.layer.*`` of a tower) share one table: per shard,
-``layouts/<shard>.<rule>.npy`` holds each scene's `TokenLayout.to_codes` rows (ragged, with an offsets index) and
-``layouts/<shard>.<rule>.grid.npy`` its grid and input size (one per frame where its frames differ; ragged too); ``objects/<shard>.cells.<rule>.npy`` holds, per object,
-one (area coverage, nearest) pair per patch row of its scene's layout, in the layout's patch-row order.
+Sites that share a layout rule (every ``vision.layer.*`` of a tower) share one table. Per shard:
+``layouts/<shard>.<rule>.npy`` holds each scene's `TokenLayout.to_codes` rows (ragged, with an offsets index; read
+back with `TokenLayout.from_codes`), ``layouts/<shard>.<rule>.grid.npy`` its grid and input size (one per frame where
+its frames differ; ragged too), and ``objects/<shard>.cells.<rule>.npy``, per object, one (area coverage, nearest)
+pair per patch row of its scene's layout, in the layout's patch-row order.
 """
 
 from __future__ import annotations
@@ -32,11 +33,6 @@ def layout_table(layouts: list[TokenLayout]) -> tuple[Ragged, Ragged]:
     """One layout per scene → (its codes, its grids: (rows, cols, input width, height), one per frame where frames
     differ; -1: no grid), both `Ragged` over scenes."""
     return Ragged.of([l.to_codes() for l in layouts]), Ragged.of([l.grids() for l in layouts])
-
-
-def layout_of(codes: np.ndarray, grids: np.ndarray) -> TokenLayout:
-    """One scene's layout back from its stored codes and grids."""
-    return TokenLayout.from_codes(codes, grids)
 
 
 def row_coverage(layout: TokenLayout, frame_maps, size: tuple[int, int], masks: np.ndarray) -> np.ndarray:

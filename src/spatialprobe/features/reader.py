@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from spatialprobe.features.key import FORMAT
-from spatialprobe.features.per_scene import SceneLayouts, layout_of
+from spatialprobe.features.per_scene import SceneLayouts
 from spatialprobe.features.store import OBJECT_PARTS, Ragged, StoreError, shard_name
 from spatialprobe.models.layout import ROLES, TokenLayout
 from spatialprobe.scenes.files import sha256_file
@@ -84,18 +84,18 @@ class FeatureStore:
         return bool(self.manifest["sites"][self._site(site)].get("ragged", False))
 
     def _offsets(self, site: str) -> list[np.ndarray]:
-        """Each shard's offsets index, checked against its values and scenes (a wrong index would read other scenes' rows)."""
-        key = f"{site}.offsets"
-        if key not in self._maps:
-            out = []
-            for record, values in zip(self._shards, self.shards(site)):
-                rel = f"sites/{site}/{shard_name(record['shard'])}.offsets.npy"
-                offsets = np.asarray(self._load(rel))
-                if len(offsets) != record["rows"] + 1 or offsets[0] != 0 or offsets[-1] != len(values) or (np.diff(offsets) < 0).any():
-                    raise StoreError(f"{self.dir / rel}: not an offsets index of {record['rows']} scenes over {len(values)} rows; {REPAIR.format(dir=self.dir)}")
-                out.append(offsets)
-            self._maps[key] = out
-        return self._maps[key]
+        """Each shard's offsets index of a ragged site, checked against its values and scenes."""
+        return self._key(f"{site}.offsets", lambda: [self._index(f"sites/{site}/{shard_name(r['shard'])}.offsets.npy", len(values), r["rows"])
+                                                     for r, values in zip(self._shards, self.shards(site))])
+
+    def _index(self, rel: str, values: int, scenes: int | None = None) -> np.ndarray:
+        """An offsets index over ``values`` rows (of ``scenes`` scenes), checked: a wrong one would read other scenes' rows."""
+        offsets = np.asarray(self._load(rel))
+        if (not len(offsets) or offsets[0] != 0 or offsets[-1] != values or (np.diff(offsets) < 0).any()
+                or (scenes is not None and len(offsets) != scenes + 1)):
+            of = f"of {scenes} scenes " if scenes is not None else ""
+            raise StoreError(f"{self.dir / rel}: not an offsets index {of}over {values} rows; {REPAIR.format(dir=self.dir)}")
+        return offsets
 
     def per_scene(self, site: str) -> bool:
         """Whether every scene has its own layout of the site (a tiled or dynamic-resolution model)."""
@@ -106,21 +106,14 @@ class FeatureStore:
         layout = self.layouts[self._site(site)]
         if not isinstance(layout, SceneLayouts):
             return layout
-        grids = self._scene_table(f"layouts/{{shard}}.{layout.rule}.grid")
-        k = int(np.searchsorted(self._starts, row, side="right") - 1)
-        return layout_of(self._codes(layout.rule, row), grids[k][int(row - self._starts[k])])
+        return TokenLayout.from_codes(self._of_scene(f"layouts/{{shard}}.{layout.rule}", row), self._of_scene(f"layouts/{{shard}}.{layout.rule}.grid", row))
 
     def role_rows(self, site: str, row: int, role: str) -> np.ndarray:
         """Indices of scene ``row``'s rows of a site that have ``role`` (`layout(site, row).rows(role)`, without building it)."""
         layout = self.layouts[self._site(site)]
         if not isinstance(layout, SceneLayouts):
             return layout.rows(role)
-        return np.flatnonzero(self._codes(layout.rule, row)[:, 0] == ROLES.index(role))
-
-    def _codes(self, rule: str, row: int) -> np.ndarray:
-        tables = self._scene_table(f"layouts/{{shard}}.{rule}")
-        k = int(np.searchsorted(self._starts, row, side="right") - 1)
-        return tables[k][int(row - self._starts[k])]
+        return np.flatnonzero(self._of_scene(f"layouts/{{shard}}.{layout.rule}", row)[:, 0] == ROLES.index(role))
 
     def _key(self, key: str, make):
         if key not in self._maps:
@@ -134,13 +127,16 @@ class FeatureStore:
             out = []
             for record in self._shards:
                 rel = stem.format(shard=shard_name(record["shard"]))
-                values, offsets = self._load(f"{rel}.npy"), np.asarray(self._load(f"{rel}.offsets.npy"))
-                if offsets[0] != 0 or offsets[-1] != len(values) or (np.diff(offsets) < 0).any():
-                    raise StoreError(f"{self.dir / rel}.offsets.npy: not an offsets index over {len(values)} rows; {REPAIR.format(dir=self.dir)}")
-                out.append(Ragged(values, offsets))
+                values = self._load(f"{rel}.npy")
+                out.append(Ragged(values, self._index(f"{rel}.offsets.npy", len(values))))
             return out
 
         return self._key(stem, load)
+
+    def _of_scene(self, stem: str, row: int) -> np.ndarray:
+        """Scene ``row``'s entry of a per-scene table (`_scene_table`)."""
+        k = int(np.searchsorted(self._starts, row, side="right") - 1)
+        return self._scene_table(stem)[k][int(row - self._starts[k])]
 
     def take_ragged(self, site: str, rows, dtype=None) -> Ragged:
         """Rows (any order, repeats allowed) of a ragged site: each scene's own rows, no padding (`Ragged`)."""
@@ -216,7 +212,7 @@ class FeatureStore:
         }
         for rule in sorted({l.rule for l in self.layouts.values() if isinstance(l, SceneLayouts)}):
             shards = self._scene_table(f"objects/{{shard}}.cells.{rule}")
-            offsets = np.concatenate([[0]] + [p.offsets[1:] + sum(len(q.values) for q in shards[:k]) for k, p in enumerate(shards)])
+            offsets = np.concatenate([[0], np.cumsum(np.concatenate([p.lengths for p in shards]))])
             if len(offsets) != len(index) + 1:
                 raise StoreError(f"{self.dir}: the objects' coverage of the {rule} rows does not match the object index; {REPAIR.format(dir=self.dir)}")
             out[f"cells.{rule}"] = Ragged(np.concatenate([p.values for p in shards]).astype(np.float32), offsets.astype(np.int64))

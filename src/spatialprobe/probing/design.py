@@ -26,7 +26,7 @@ def check_pool(task, site: str, pool_name: str, store: FeatureStore) -> None:
         raise ProbingError(f"pool {pool_name!r} reads one object's tokens; task {task.name} asks about whole scenes or texts")
     if site not in store.layouts:
         raise ProbingError(f"the store has no site {site!r}; stored: {', '.join(store.layouts)}")
-    if store.per_scene(site) and pool_name not in PER_SCENE:
+    if pool_name not in PER_SCENE:
         try:
             refuse_padding(store, site, pool_name)
         except PoolError as err:
