@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 
 from spatialprobe.models import load_model
-from tiny_hf import noise_image, save_idefics2, save_idefics3, save_llava_next, save_llava_onevision, save_qwen
+from tiny_hf import noise_image, save_idefics2, save_idefics3, save_llava_next, save_qwen
 
-SAVERS = {"llava-next": save_llava_next, "llava-onevision": save_llava_onevision, "qwen2-vl": partial(save_qwen, version="2"),
+SAVERS = {"llava-next": save_llava_next, "llava-onevision": partial(save_llava_next, family="llava_onevision"), "qwen2-vl": partial(save_qwen, version="2"),
           "qwen2.5-vl": partial(save_qwen, version="2.5"), "idefics3": save_idefics3, "smolvlm": partial(save_idefics3, family="smolvlm"),
           "idefics2": save_idefics2}
 SPLITTING = ("idefics3", "smolvlm", "idefics2")

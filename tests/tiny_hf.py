@@ -270,32 +270,26 @@ def _lm(tokenizer, hidden: int = 32, **extra) -> dict:
                 vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=2, eos_token_id=2, **extra)
 
 
-def save_llava_next(directory: Path) -> Path:
-    """LLaVA-NeXT: 32-pixel CLIP frames of 8-pixel patches, anyres pinpoints up to 3 tiles a side, a Llama LM."""
-    from transformers import LlavaNextConfig, LlavaNextForConditionalGeneration
-    from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
+ANYRES = {
+    "llava_next": ("LlavaNext", "clip_vision_model", "llama", dict(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})),
+    "llava_onevision": ("LlavaOnevision", "siglip_vision_model", "qwen2", dict(size={"height": 32, "width": 32})),
+}
+"""Per anyres family: class prefix, tower, LM and image-processor sizes."""
 
+
+def save_llava_next(directory: Path, family: str = "llava_next") -> Path:
+    """LLaVA-NeXT: 32-pixel CLIP frames of 8-pixel patches, anyres pinpoints up to 3 tiles a side, a Llama LM; or
+    (``family="llava_onevision"``) LLaVA-OneVision: a SigLIP tower, the same frames and pinpoints, a Qwen2 LM."""
+    import transformers
+
+    name, tower, lm, sizes = ANYRES[family]
+    processor = getattr(__import__(f"transformers.models.{family}.image_processing_pil_{family}", fromlist=["_"]), f"{name}ImageProcessorPil")
     tokenizer = tiny_tokenizer()
     pinpoints = [[32, 64], [64, 32], [64, 64], [96, 32], [32, 96]]
-    cfg = LlavaNextConfig(vision_config={**VISION, "image_size": 32, "model_type": "clip_vision_model"}, text_config=dict(model_type="llama", **_lm(tokenizer)),
-                          image_grid_pinpoints=pinpoints, image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
+    cfg = getattr(transformers, f"{name}Config")(vision_config={**VISION, "image_size": 32, "model_type": tower}, text_config=dict(model_type=lm, **_lm(tokenizer)),
+                                                 image_grid_pinpoints=pinpoints, image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
     torch.manual_seed(0)
-    processor = LlavaNextImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, image_grid_pinpoints=pinpoints)
-    return _save_vlm(directory, LlavaNextForConditionalGeneration(cfg), processor)
-
-
-def save_llava_onevision(directory: Path) -> Path:
-    """LLaVA-OneVision: a SigLIP tower (32-pixel frames, 8-pixel patches), LLaVA-NeXT's pinpoints, a Qwen2 LM."""
-    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration
-    from transformers.models.llava_onevision.image_processing_pil_llava_onevision import LlavaOnevisionImageProcessorPil
-
-    tokenizer = tiny_tokenizer()
-    pinpoints = [[32, 64], [64, 32], [64, 64], [96, 32], [32, 96]]
-    cfg = LlavaOnevisionConfig(vision_config={**VISION, "image_size": 32, "model_type": "siglip_vision_model"}, text_config=dict(model_type="qwen2", **_lm(tokenizer)),
-                               image_grid_pinpoints=pinpoints, image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
-    torch.manual_seed(0)
-    processor = LlavaOnevisionImageProcessorPil(size={"height": 32, "width": 32}, image_grid_pinpoints=pinpoints)
-    return _save_vlm(directory, LlavaOnevisionForConditionalGeneration(cfg), processor)
+    return _save_vlm(directory, getattr(transformers, f"{name}ForConditionalGeneration")(cfg), processor(**sizes, image_grid_pinpoints=pinpoints))
 
 
 SPLIT_TOKENS = ["<fake_token_around_image>", "<global-img>", "\n"] + [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
